@@ -1,0 +1,103 @@
+/**
+ * The seam of the relay: every upstream produces these events and every transport consumes them.
+ * Field names are snake_case like Anthropic's own API; see DESIGN.md's wire table.
+ */
+import type { ErrorCode } from './errors.js';
+
+/** Token accounting. `estimated` is true when the upstream's final count never arrived. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+  estimated: boolean;
+}
+
+export type CancelReason = 'client' | 'disconnect' | 'shutdown' | 'timeout';
+
+export interface StartEvent {
+  type: 'start';
+  stream_id: string;
+  model: string;
+}
+export interface TextEvent {
+  type: 'text';
+  text: string;
+  index: number;
+}
+export interface ThinkingEvent {
+  type: 'thinking';
+  text: string;
+  index: number;
+}
+export interface ToolUseEvent {
+  type: 'tool_use';
+  index: number;
+  id: string;
+  name: string;
+}
+export interface ToolInputEvent {
+  type: 'tool_input';
+  index: number;
+  partial_json: string;
+}
+export interface RetryEvent {
+  type: 'retry';
+  attempt: number;
+  delay_ms: number;
+  reason: string;
+}
+export interface DoneEvent {
+  type: 'done';
+  stop_reason: string | null;
+  usage: Usage;
+}
+export interface ErrorEvent {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  usage: Usage;
+}
+export interface CancelledEvent {
+  type: 'cancelled';
+  reason: CancelReason;
+  usage: Usage;
+}
+
+/** An event as produced, before the log numbers it. */
+export type RelayEventBody =
+  | StartEvent
+  | TextEvent
+  | ThinkingEvent
+  | ToolUseEvent
+  | ToolInputEvent
+  | RetryEvent
+  | DoneEvent
+  | ErrorEvent
+  | CancelledEvent;
+
+export type RelayEventType = RelayEventBody['type'];
+export type TerminalEvent = DoneEvent | ErrorEvent | CancelledEvent;
+export type ContentEvent = TextEvent | ThinkingEvent | ToolUseEvent | ToolInputEvent;
+
+/** An event as stored in a stream log and sent on the wire: numbered from 1. */
+export type RelayEvent = RelayEventBody & { seq: number };
+
+export function isTerminal(event: RelayEventBody): event is TerminalEvent {
+  return event.type === 'done' || event.type === 'error' || event.type === 'cancelled';
+}
+
+export function isContent(event: RelayEventBody): event is ContentEvent {
+  return (
+    event.type === 'text' ||
+    event.type === 'thinking' ||
+    event.type === 'tool_use' ||
+    event.type === 'tool_input'
+  );
+}
+
+/** Compile-time exhaustiveness for switches over unions. */
+export function assertNever(value: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}

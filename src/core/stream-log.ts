@@ -1,0 +1,266 @@
+/**
+ * The stream log is the buffer: an append-only, bounded, numbered list of relay events. Every
+ * subscriber is a cursor into it that writes at the pace its socket accepts, so the upstream loop
+ * never waits for a client and a slow client lags instead of growing a queue.
+ */
+import { RelayError } from './errors.js';
+import { isTerminal, type RelayEvent, type RelayEventBody } from './events.js';
+
+export interface LogEntry {
+  readonly seq: number;
+  readonly event: RelayEvent;
+  /** The event serialised once, shared by every transport and every cursor. */
+  readonly json: string;
+}
+
+export interface LogLimits {
+  /** Most events kept; older ones are dropped (a resume from before them gets replay_unavailable). */
+  readonly maxEvents: number;
+  /** Most bytes of serialised events kept. */
+  readonly maxBytes: number;
+}
+
+export class StreamLog {
+  private readonly limits: LogLimits;
+  private entries: LogEntry[] = [];
+  /** Index in `entries` of the oldest retained entry; compacted lazily to avoid O(n) shifts. */
+  private head = 0;
+  private bytes = 0;
+  private last = 0;
+  private terminalEntry: LogEntry | undefined;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(limits: LogLimits) {
+    this.limits = limits;
+  }
+
+  /** Highest seq appended so far (0 before the first event). */
+  get lastSeq(): number {
+    return this.last;
+  }
+
+  /** Lowest seq still held. */
+  get firstSeq(): number {
+    return this.entries[this.head]?.seq ?? this.last + 1;
+  }
+
+  get terminal(): LogEntry | undefined {
+    return this.terminalEntry;
+  }
+
+  get ended(): boolean {
+    return this.terminalEntry !== undefined;
+  }
+
+  get size(): { events: number; bytes: number } {
+    return { events: this.entries.length - this.head, bytes: this.bytes };
+  }
+
+  /**
+   * Numbers and stores an event. The log takes ownership of `body` (it gains its `seq`). Nothing is
+   * appended after a terminal event: the first terminal wins, later ones return undefined.
+   */
+  append(body: RelayEventBody): LogEntry | undefined {
+    if (this.terminalEntry !== undefined) return undefined;
+    const event = body as RelayEvent;
+    event.seq = ++this.last;
+    const entry: LogEntry = { seq: event.seq, event, json: JSON.stringify(event) };
+    this.entries.push(entry);
+    this.bytes += entry.json.length;
+    if (isTerminal(body)) this.terminalEntry = entry;
+    this.evict();
+    for (const listener of this.listeners) listener();
+    return entry;
+  }
+
+  /**
+   * Entries with seq > `after`, oldest first. Throws `replay_unavailable` when some of them were
+   * already dropped by the bounds.
+   */
+  readAfter(after: number): readonly LogEntry[] {
+    if (after >= this.last) return EMPTY;
+    const first = this.firstSeq;
+    if (after + 1 < first) {
+      throw new RelayError(
+        'replay_unavailable',
+        `events ${after + 1}..${first - 1} are no longer held; the oldest available seq is ${first}`,
+      );
+    }
+    return this.entries.slice(this.head + (after + 1 - first));
+  }
+
+  /** Calls `listener` after every append; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  private evict(): void {
+    // Always keep the newest entry so a finished stream can answer with its terminal event.
+    while (
+      this.entries.length - this.head > 1 &&
+      (this.entries.length - this.head > this.limits.maxEvents || this.bytes > this.limits.maxBytes)
+    ) {
+      const dropped = this.entries[this.head++]!;
+      this.bytes -= dropped.json.length;
+    }
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+const EMPTY: readonly LogEntry[] = Object.freeze([]);
+
+/** Where a cursor writes: a transport's socket. */
+export interface CursorSink {
+  /** Writes a batch in one go; returns false when the socket's buffer is over its high-water mark. */
+  write(entries: readonly LogEntry[]): boolean;
+  /** Calls `onDrain` once when the buffer has drained; returns a function that cancels the wait. */
+  waitDrain(onDrain: () => void): () => void;
+  /** The cursor is finished: it wrote the terminal event, or it was cut (slow, replay gone). */
+  end(outcome: CursorOutcome): void;
+}
+
+export type CursorOutcome = { kind: 'terminal' } | { kind: 'cut'; error: RelayError };
+
+export interface CursorOptions {
+  /** Events a blocked cursor may fall behind the log's head before it is cut as a slow consumer. */
+  readonly maxLagEvents: number;
+  /** Told once when the cursor stops for any reason (after `sink.end` when that was called). */
+  readonly onClose?: (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }) => void;
+}
+
+/**
+ * A subscriber's position in a log. It batches every event that is ready into one write, waits
+ * for the socket to drain when told to, and never buffers anything of its own.
+ */
+export class Cursor {
+  private readonly log: StreamLog;
+  private readonly sink: CursorSink;
+  private readonly options: CursorOptions;
+  private position: number;
+  private closed = false;
+  private started = false;
+  /** True once this cursor has written something: a later gap means it lagged, not that it came late. */
+  private wroteAny = false;
+  private cancelDrain: (() => void) | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(log: StreamLog, sink: CursorSink, after: number, options: CursorOptions) {
+    this.log = log;
+    this.sink = sink;
+    this.options = options;
+    this.position = after;
+  }
+
+  /** Seq of the last event this cursor wrote. */
+  get seq(): number {
+    return this.position;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Writes what is already in the log at once (replay), then follows live appends. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.unsubscribe = this.log.subscribe(this.onAppend);
+    this.flush();
+  }
+
+  /** Stops without telling the sink (the transport went away). */
+  detach(): void {
+    this.close({ kind: 'detached' });
+  }
+
+  private readonly onAppend = (): void => {
+    if (this.closed) return;
+    if (this.cancelDrain !== undefined) {
+      if (this.log.lastSeq - this.position > this.options.maxLagEvents) {
+        this.cut(
+          new RelayError(
+            'slow_consumer',
+            `client fell more than ${this.options.maxLagEvents} events behind; resume after seq ${this.position}`,
+          ),
+        );
+      }
+      return;
+    }
+    // Batch every event appended in this turn of the event loop into one socket write.
+    this.immediate ??= setImmediate(this.flushSoon);
+  };
+
+  private readonly flushSoon = (): void => {
+    this.immediate = undefined;
+    this.flush();
+  };
+
+  private readonly onDrain = (): void => {
+    this.cancelDrain = undefined;
+    this.flush();
+  };
+
+  private flush(): void {
+    if (this.closed || this.cancelDrain !== undefined) return;
+    let batch: readonly LogEntry[];
+    try {
+      batch = this.log.readAfter(this.position);
+    } catch (err) {
+      const error = err as RelayError;
+      // A cursor that was already reading lost events because it lagged; a fresh one asked too late.
+      this.cut(
+        this.wroteAny
+          ? new RelayError('slow_consumer', `client fell behind the log; ${error.message}`)
+          : error,
+      );
+      return;
+    }
+    if (batch.length === 0) return;
+    const last = batch[batch.length - 1]!;
+    this.position = last.seq;
+    this.wroteAny = true;
+    const ok = this.sink.write(batch);
+    if (this.closed) return; // the sink may detach us synchronously (socket gone)
+    if (this.log.terminal !== undefined && last.seq === this.log.terminal.seq) {
+      this.sink.end({ kind: 'terminal' });
+      this.close({ kind: 'terminal' });
+      return;
+    }
+    if (!ok) this.cancelDrain = this.sink.waitDrain(this.onDrain);
+  }
+
+  private cut(error: RelayError): void {
+    if (this.closed) return;
+    const outcome: CursorOutcome = { kind: 'cut', error };
+    this.release();
+    this.sink.end(outcome);
+    this.options.onClose?.(this, outcome);
+  }
+
+  private close(outcome: CursorOutcome | { kind: 'detached' }): void {
+    if (this.closed) return;
+    this.release();
+    this.options.onClose?.(this, outcome);
+  }
+
+  private release(): void {
+    this.closed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.cancelDrain?.();
+    this.cancelDrain = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+  }
+}

@@ -1,0 +1,514 @@
+/**
+ * The stream registry: creates streams with unguessable ids, runs each upstream into its log,
+ * applies the disconnect policy, keeps finished streams for a retention period, and guarantees
+ * exactly one terminal event per stream whatever happens.
+ */
+import { randomBytes } from 'node:crypto';
+import { RelayError, toRelayError } from './errors.js';
+import {
+  type CancelledEvent,
+  type CancelReason,
+  type ContentEvent,
+  type ErrorEvent,
+  isTerminal,
+  type TerminalEvent,
+  type Usage,
+} from './events.js';
+import type { DisconnectPolicy, MessageParam, StreamRequest, UpstreamRequest } from './request.js';
+import { toUpstreamRequest } from './request.js';
+import { Cursor, type CursorOutcome, type CursorSink, type LogLimits, StreamLog } from './stream-log.js';
+import type { Upstream, UsageUpdate } from './upstream.js';
+
+export interface StreamsConfig {
+  readonly defaultModel: string;
+  readonly defaultMaxTokens: number;
+  readonly log: LogLimits;
+  /** A cursor blocked on its socket may lag this many events before it is cut (`slow_consumer`). */
+  readonly maxLagEvents: number;
+  /** With `on_disconnect: grace`, how long a stream with no subscriber keeps generating. */
+  readonly graceMs: number;
+  /** How long a finished stream stays resumable. */
+  readonly retentionMs: number;
+  /** Most streams held at once (running and retained). */
+  readonly maxStreams: number;
+  /** A stream still running after this long is cancelled with reason `timeout`. 0 = no limit. */
+  readonly maxDurationMs: number;
+}
+
+export type StreamState = 'running' | 'done' | 'error' | 'cancelled';
+
+export interface StreamSnapshot {
+  stream_id: string;
+  state: StreamState;
+  model: string;
+  last_seq: number;
+  usage: Usage;
+  created_at: string;
+}
+
+/** How a finished stream's turn is kept in its conversation (see conversations). */
+export interface StreamOutcome {
+  readonly terminal: TerminalEvent;
+  /** The assistant's text as it reached the log (partial when cancelled). */
+  readonly text: string;
+}
+
+/**
+ * The place conversations plug in: `begin` returns the history to send before the new turns (and
+ * may refuse with a RelayError), `finish` hears once how the reply ended.
+ */
+export interface ConversationHooks {
+  begin(conversationId: string, req: StreamRequest, owner: string): Promise<readonly MessageParam[]>;
+  finish(conversationId: string, req: StreamRequest, owner: string, outcome: StreamOutcome): void;
+}
+
+export interface CreateOptions {
+  /** Who may read, resume and cancel the stream (the client's identity; "anonymous" without auth). */
+  readonly owner: string;
+}
+
+/** Called whenever a stream ends; the metrics and tests listen here. */
+export type StreamEndListener = (stream: RelayStream) => void;
+
+export class StreamRegistry {
+  private readonly streams = new Map<string, RelayStream>();
+  private readonly upstream: Upstream;
+  readonly config: StreamsConfig;
+  private readonly conversations: ConversationHooks | undefined;
+  private readonly endListeners = new Set<StreamEndListener>();
+  private closing = false;
+
+  constructor(deps: { upstream: Upstream; config: StreamsConfig; conversations?: ConversationHooks }) {
+    this.upstream = deps.upstream;
+    this.config = deps.config;
+    this.conversations = deps.conversations;
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  get running(): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.state === 'running') n++;
+    return n;
+  }
+
+  /** Starts a generation. Its `start` event is in the log before this resolves. */
+  async create(req: StreamRequest, options: CreateOptions): Promise<RelayStream> {
+    if (this.closing) throw new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere');
+    if (this.streams.size >= this.config.maxStreams) this.evictOldestFinished();
+    if (this.streams.size >= this.config.maxStreams) {
+      throw new RelayError(
+        'limit_exceeded',
+        `the relay holds its maximum of ${this.config.maxStreams} streams`,
+      );
+    }
+    const conversationId = req.conversation_id;
+    let history: readonly MessageParam[] = [];
+    if (conversationId !== undefined) {
+      if (this.conversations === undefined) {
+        throw new RelayError(
+          'invalid_request',
+          'conversation_id: conversations are not enabled on this relay',
+        );
+      }
+      history = await this.conversations.begin(conversationId, req, options.owner);
+    }
+    const upstreamReq = toUpstreamRequest(
+      req,
+      { model: this.config.defaultModel, maxTokens: this.config.defaultMaxTokens },
+      history,
+    );
+    const id = newStreamId();
+    const stream = new RelayStream({
+      id,
+      owner: options.owner,
+      request: req,
+      upstreamRequest: upstreamReq,
+      config: this.config,
+      onEnd: (s) => this.onStreamEnd(s),
+      onExpire: (s) => this.streams.delete(s.id),
+    });
+    this.streams.set(id, stream);
+    stream.run(this.upstream);
+    return stream;
+  }
+
+  /** The stream if it exists and belongs to `owner`; foreign streams look unknown on purpose. */
+  get(id: string, owner?: string): RelayStream | undefined {
+    const stream = this.streams.get(id);
+    if (stream === undefined || (owner !== undefined && stream.owner !== owner)) return undefined;
+    return stream;
+  }
+
+  /** Like `get`, but throws `not_found` with a message for the client. */
+  require(id: string, owner?: string): RelayStream {
+    const stream = this.get(id, owner);
+    if (stream === undefined) {
+      throw new RelayError('not_found', `no stream "${truncateId(id)}": it never existed or has expired`);
+    }
+    return stream;
+  }
+
+  onEnd(listener: StreamEndListener): () => void {
+    this.endListeners.add(listener);
+    return () => {
+      this.endListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Refuses new streams, cancels running ones with reason `shutdown` (each gets its terminal
+   * event), waits up to `timeoutMs` for their upstream loops to unwind, then forgets everything.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    this.closing = true;
+    const running = [...this.streams.values()].filter((s) => s.state === 'running');
+    for (const s of running) s.cancel('shutdown');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(running.map((s) => s.settled)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const s of this.streams.values()) s.dispose();
+    this.streams.clear();
+  }
+
+  private onStreamEnd(stream: RelayStream): void {
+    const conversationId = stream.request.conversation_id;
+    if (conversationId !== undefined && this.conversations !== undefined) {
+      try {
+        this.conversations.finish(conversationId, stream.request, stream.owner, stream.outcome());
+      } catch {
+        // A store failure must not disturb the stream that already ended; the store reports its own.
+      }
+    }
+    for (const listener of this.endListeners) listener(stream);
+  }
+
+  private evictOldestFinished(): void {
+    for (const stream of this.streams.values()) {
+      if (stream.state !== 'running' && stream.subscriberCount === 0) {
+        stream.dispose();
+        this.streams.delete(stream.id);
+        return;
+      }
+    }
+  }
+}
+
+interface StreamInit {
+  id: string;
+  owner: string;
+  request: StreamRequest;
+  upstreamRequest: UpstreamRequest;
+  config: StreamsConfig;
+  onEnd: (stream: RelayStream) => void;
+  onExpire: (stream: RelayStream) => void;
+}
+
+/** One generation: its log, its upstream loop, its subscribers and its timers. */
+export class RelayStream {
+  readonly id: string;
+  readonly owner: string;
+  readonly request: StreamRequest;
+  readonly upstreamRequest: UpstreamRequest;
+  readonly model: string;
+  readonly log: StreamLog;
+  readonly createdAt = new Date();
+  readonly policy: DisconnectPolicy;
+  /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
+  readonly settled: Promise<void>;
+
+  private readonly config: StreamsConfig;
+  private readonly controller = new AbortController();
+  private readonly onEndCb: (stream: RelayStream) => void;
+  private readonly onExpireCb: (stream: RelayStream) => void;
+  private readonly cursors = new Set<Cursor>();
+  private resolveSettled!: () => void;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private durationTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private cancelReason: CancelReason | undefined;
+  private reported: Omit<Usage, 'estimated'> = { input_tokens: 0, output_tokens: 0 };
+  private contentEvents = 0;
+  private contentChars = 0;
+  private text = '';
+
+  constructor(init: StreamInit) {
+    this.id = init.id;
+    this.owner = init.owner;
+    this.request = init.request;
+    this.upstreamRequest = init.upstreamRequest;
+    this.model = init.upstreamRequest.model;
+    this.config = init.config;
+    this.policy = init.request.on_disconnect ?? 'grace';
+    this.onEndCb = init.onEnd;
+    this.onExpireCb = init.onExpire;
+    this.log = new StreamLog(init.config.log);
+    this.settled = new Promise((resolve) => {
+      this.resolveSettled = resolve;
+    });
+    this.log.append({ type: 'start', stream_id: this.id, model: this.model });
+    // Nobody is attached yet (a detached start waits for its EventSource): the grace clock runs.
+    this.startGrace();
+    if (init.config.maxDurationMs > 0) {
+      this.durationTimer = setTimeout(() => this.cancel('timeout'), init.config.maxDurationMs);
+      this.durationTimer.unref();
+    }
+  }
+
+  get state(): StreamState {
+    const terminal = this.log.terminal?.event;
+    if (terminal === undefined) return 'running';
+    switch (terminal.type) {
+      case 'done':
+        return 'done';
+      case 'error':
+        return 'error';
+      case 'cancelled':
+        return 'cancelled';
+      default:
+        return 'running';
+    }
+  }
+
+  get subscriberCount(): number {
+    return this.cursors.size;
+  }
+
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Usage so far: the upstream's final count once `done` arrived, otherwise an estimate. */
+  get usage(): Usage {
+    const terminal = this.log.terminal?.event;
+    if (terminal !== undefined && isTerminal(terminal)) return terminal.usage;
+    return this.estimatedUsage();
+  }
+
+  snapshot(): StreamSnapshot {
+    return {
+      stream_id: this.id,
+      state: this.state,
+      model: this.model,
+      last_seq: this.log.lastSeq,
+      usage: this.usage,
+      created_at: this.createdAt.toISOString(),
+    };
+  }
+
+  outcome(): StreamOutcome {
+    const terminal = this.log.terminal?.event;
+    if (terminal === undefined || !isTerminal(terminal)) throw new Error('stream has not ended');
+    return { terminal, text: this.text };
+  }
+
+  /**
+   * Subscribes a transport: a cursor that writes every event after `after`, then follows. A
+   * `replay_unavailable` gap is reported through `sink.end`.
+   */
+  attach(sink: CursorSink, after = 0): Cursor {
+    const cursor = new Cursor(this.log, sink, after, {
+      maxLagEvents: this.config.maxLagEvents,
+      onClose: this.onCursorClose,
+    });
+    this.cursors.add(cursor);
+    this.clearGrace();
+    cursor.start();
+    return cursor;
+  }
+
+  /**
+   * Aborts the upstream at once and appends `cancelled` with the usage so far. Idempotent: a
+   * finished stream is left as it is.
+   */
+  cancel(reason: CancelReason): void {
+    if (this.log.ended) return;
+    this.cancelReason = reason;
+    const event: CancelledEvent = { type: 'cancelled', reason, usage: this.estimatedUsage() };
+    this.finish(event);
+  }
+
+  /** Releases every timer and subscriber; the registry calls it when it forgets the stream. */
+  dispose(): void {
+    if (!this.log.ended) this.cancel('shutdown');
+    this.clearTimers();
+    if (this.retentionTimer !== undefined) clearTimeout(this.retentionTimer);
+    this.retentionTimer = undefined;
+    for (const cursor of [...this.cursors]) cursor.detach();
+  }
+
+  /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
+  run(upstream: Upstream): void {
+    void this.pump(upstream).finally(this.resolveSettled);
+  }
+
+  private async pump(upstream: Upstream): Promise<void> {
+    const signal = this.controller.signal;
+    try {
+      for await (const event of upstream.stream(this.upstreamRequest, signal)) {
+        if (this.log.ended) break;
+        switch (event.type) {
+          case 'usage':
+            this.updateUsage(event);
+            break;
+          case 'retry':
+            this.log.append(event);
+            break;
+          case 'done':
+            this.updateUsage({ type: 'usage', usage: event.usage });
+            this.finish({ ...event, usage: { ...event.usage, estimated: false } });
+            break;
+          case 'text':
+          case 'thinking':
+          case 'tool_use':
+          case 'tool_input':
+            this.countContent(event);
+            this.log.append(event);
+            break;
+          default:
+            // Upstreams are typed, but a JS one could still hand us something new: pass over it.
+            break;
+        }
+      }
+      if (!this.log.ended) {
+        this.finish(
+          this.errorEvent(new RelayError('upstream_error', 'upstream stream ended without message_stop')),
+        );
+      }
+    } catch (err) {
+      if (!this.log.ended) {
+        if (signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
+        else this.finish(this.errorEvent(toRelayError(err)));
+      }
+    }
+  }
+
+  private errorEvent(error: RelayError): ErrorEvent {
+    return {
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      retryable: error.retryable,
+      usage: this.estimatedUsage(),
+    };
+  }
+
+  private updateUsage(update: UsageUpdate): void {
+    // Anthropic's counts are cumulative; keep the largest seen so a partial update never lowers them.
+    const u = update.usage;
+    const r = this.reported;
+    this.reported = {
+      input_tokens: Math.max(r.input_tokens, u.input_tokens),
+      output_tokens: Math.max(r.output_tokens, u.output_tokens),
+      ...maxOptional('cache_read_input_tokens', r, u),
+      ...maxOptional('cache_creation_input_tokens', r, u),
+    };
+  }
+
+  private countContent(event: ContentEvent): void {
+    this.contentEvents++;
+    switch (event.type) {
+      case 'text':
+        this.contentChars += event.text.length;
+        this.text += event.text;
+        break;
+      case 'thinking':
+        this.contentChars += event.text.length;
+        break;
+      case 'tool_input':
+        this.contentChars += event.partial_json.length;
+        break;
+      case 'tool_use':
+        break;
+    }
+  }
+
+  /**
+   * Output tokens when the upstream's final count never arrived: the largest of what it reported,
+   * one per content delta, and a 4-characters-a-token guess. A lower bound, marked estimated.
+   */
+  private estimatedUsage(): Usage {
+    return {
+      ...this.reported,
+      output_tokens: Math.max(
+        this.reported.output_tokens,
+        this.contentEvents,
+        Math.ceil(this.contentChars / 4),
+      ),
+      estimated: true,
+    };
+  }
+
+  private finish(event: TerminalEvent): void {
+    if (this.log.ended) return;
+    this.clearTimers();
+    // Abort before appending, so the upstream's socket is closing while clients read the receipt.
+    if (!this.controller.signal.aborted) this.controller.abort();
+    this.log.append(event);
+    this.retentionTimer = setTimeout(this.expire, this.config.retentionMs);
+    this.retentionTimer.unref();
+    this.onEndCb(this);
+  }
+
+  private readonly expire = (): void => {
+    this.retentionTimer = undefined;
+    for (const cursor of [...this.cursors]) cursor.detach();
+    this.onExpireCb(this);
+  };
+
+  private readonly onCursorClose = (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }): void => {
+    this.cursors.delete(cursor);
+    if (this.cursors.size > 0 || this.log.ended) return;
+    // Cut cursors (slow, replay gone) count as gone clients: they are expected to resume.
+    if (outcome.kind === 'terminal') return;
+    if (this.policy === 'abort') this.cancel('disconnect');
+    else this.startGrace();
+  };
+
+  private startGrace(): void {
+    if (this.log.ended || this.graceTimer !== undefined) return;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      if (this.cursors.size === 0) this.cancel('disconnect');
+    }, this.config.graceMs);
+    this.graceTimer.unref();
+  }
+
+  private clearGrace(): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+  }
+
+  private clearTimers(): void {
+    this.clearGrace();
+    if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
+    this.durationTimer = undefined;
+  }
+}
+
+function maxOptional<K extends 'cache_read_input_tokens' | 'cache_creation_input_tokens'>(
+  key: K,
+  a: Omit<Usage, 'estimated'>,
+  b: Omit<Usage, 'estimated'>,
+): Partial<Pick<Usage, K>> {
+  const x = a[key];
+  const y = b[key];
+  if (x === undefined && y === undefined) return {};
+  return { [key]: Math.max(x ?? 0, y ?? 0) } as Partial<Pick<Usage, K>>;
+}
+
+/** 128 random bits, URL-safe: unguessable, so an id is a capability to read and cancel. */
+export function newStreamId(): string {
+  return `str_${randomBytes(16).toString('base64url')}`;
+}
+
+function truncateId(id: string): string {
+  return id.length > 64 ? `${id.slice(0, 64)}…` : id;
+}
