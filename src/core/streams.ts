@@ -362,8 +362,11 @@ export class RelayStream {
             this.log.append(event);
             break;
           case 'done':
-            this.updateUsage({ type: 'usage', usage: event.usage });
-            this.finish({ ...event, usage: { ...event.usage, estimated: false } });
+            this.finish({
+              type: 'done',
+              stop_reason: event.stop_reason,
+              usage: { ...this.reported, estimated: false },
+            });
             break;
           case 'text':
           case 'thinking':

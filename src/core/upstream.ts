@@ -1,5 +1,5 @@
 /** The seam every upstream implements: the Anthropic SDK adapter, and test fakes. */
-import type { ContentEvent, DoneEvent, RetryEvent, Usage } from './events.js';
+import type { ContentEvent, RetryEvent, Usage } from './events.js';
 import type { UpstreamRequest } from './request.js';
 
 /** The upstream's latest usage count; kept by the stream, not written to the log. */
@@ -8,12 +8,18 @@ export interface UsageUpdate {
   usage: Omit<Usage, 'estimated'>;
 }
 
+/** The upstream finished (`message_stop`); the stream's receipt is the latest usage update. */
+export interface UpstreamDone {
+  type: 'done';
+  stop_reason: string | null;
+}
+
 /**
  * What an upstream yields. The stream numbers and logs content, retry and done events; usage
  * updates only refresh the receipt. A failure is thrown as a RelayError; an abort ends the
  * iteration (return or throw, either is fine: the stream knows it aborted).
  */
-export type UpstreamEvent = ContentEvent | RetryEvent | DoneEvent | UsageUpdate;
+export type UpstreamEvent = ContentEvent | RetryEvent | UpstreamDone | UsageUpdate;
 
 export interface Upstream {
   stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<UpstreamEvent>;

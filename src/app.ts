@@ -1,0 +1,37 @@
+/**
+ * createApp(deps): the hono app with every HTTP route. No side effects at import; the WebSocket
+ * endpoint shares the port through the server's `upgrade` event (see server.ts).
+ */
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Config } from './config.js';
+import type { StreamRegistry } from './core/streams.js';
+import type { Logger } from './logger.js';
+import { registerClassicRoutes } from './transports/classic.js';
+import { errorResponse, notFound } from './transports/http-errors.js';
+import { registerMethodGuards } from './transports/method-guards.js';
+import { registerSseRoutes } from './transports/sse.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly registry: StreamRegistry;
+  readonly logger: Logger;
+}
+
+export type RelayApp = Hono<{ Bindings: HttpBindings }>;
+
+export function createApp(deps: AppDeps): RelayApp {
+  const app: RelayApp = new Hono<{ Bindings: HttpBindings }>();
+  const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs };
+
+  registerSseRoutes(app, { registry: deps.registry, ...http });
+  registerClassicRoutes(app, { registry: deps.registry, ...http });
+  registerMethodGuards(app);
+
+  app.notFound(notFound);
+  app.onError((err) => {
+    deps.logger.error({ err }, 'unhandled route error');
+    return errorResponse(err);
+  });
+  return app;
+}

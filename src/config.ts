@@ -1,0 +1,208 @@
+/**
+ * Configuration: one zod schema for environment variables (and the CLI flags that override them),
+ * producing a frozen Config. Only main.ts reads the environment; everything else is handed a Config.
+ */
+import { z } from 'zod';
+import { describeIssues } from './core/request.js';
+
+const int = (min = 0) => z.coerce.number().int().min(min);
+
+/** Every setting: its environment variable, default and meaning (printed by `relay serve --help`). */
+export const SETTINGS = {
+  host: { env: 'RELAY_HOST', default: '127.0.0.1', help: 'interface to listen on' },
+  port: { env: 'RELAY_PORT', default: '8080', help: 'port to listen on (0 = a free port)' },
+  anthropicApiKey: {
+    env: 'ANTHROPIC_API_KEY',
+    default: '',
+    help: 'upstream API key; when empty the relay runs on its built-in simulated upstream',
+  },
+  anthropicBaseUrl: {
+    env: 'ANTHROPIC_BASE_URL',
+    default: '',
+    help: 'upstream base URL (any Anthropic-compatible API); default https://api.anthropic.com',
+  },
+  defaultModel: {
+    env: 'RELAY_DEFAULT_MODEL',
+    default: 'claude-sonnet-4-5',
+    help: 'model when a request names none',
+  },
+  defaultMaxTokens: {
+    env: 'RELAY_DEFAULT_MAX_TOKENS',
+    default: '1024',
+    help: 'max_tokens when a request gives none',
+  },
+  firstTokenTimeoutMs: {
+    env: 'RELAY_FIRST_TOKEN_TIMEOUT_MS',
+    default: '60000',
+    help: 'upstream deadline for the first content event (0 = none)',
+  },
+  idleTimeoutMs: {
+    env: 'RELAY_IDLE_TIMEOUT_MS',
+    default: '30000',
+    help: 'upstream idle timeout between events once streaming (0 = none)',
+  },
+  retryBudgetMs: {
+    env: 'RELAY_RETRY_BUDGET_MS',
+    default: '30000',
+    help: 'total time spent retrying the upstream before the first content event',
+  },
+  retryMaxAttempts: {
+    env: 'RELAY_RETRY_MAX_ATTEMPTS',
+    default: '4',
+    help: 'most upstream attempts per stream',
+  },
+  retryBaseDelayMs: {
+    env: 'RELAY_RETRY_BASE_DELAY_MS',
+    default: '500',
+    help: 'first backoff delay (doubles, with jitter)',
+  },
+  retryMaxDelayMs: { env: 'RELAY_RETRY_MAX_DELAY_MS', default: '8000', help: 'largest single backoff delay' },
+  logMaxEvents: { env: 'RELAY_LOG_MAX_EVENTS', default: '100000', help: 'events kept per stream log' },
+  logMaxBytes: { env: 'RELAY_LOG_MAX_BYTES', default: '8388608', help: 'bytes kept per stream log' },
+  maxLagEvents: {
+    env: 'RELAY_MAX_LAG_EVENTS',
+    default: '20000',
+    help: 'events a blocked client may fall behind before it is cut with slow_consumer',
+  },
+  graceMs: {
+    env: 'RELAY_GRACE_MS',
+    default: '30000',
+    help: 'on_disconnect=grace: how long a stream with no client keeps generating awaiting a resume',
+  },
+  retentionMs: {
+    env: 'RELAY_RETENTION_MS',
+    default: '300000',
+    help: 'how long a finished stream stays resumable',
+  },
+  maxStreams: { env: 'RELAY_MAX_STREAMS', default: '20000', help: 'most streams held at once' },
+  maxDurationMs: {
+    env: 'RELAY_MAX_DURATION_MS',
+    default: '600000',
+    help: 'a stream running longer is cancelled (reason timeout); 0 = no limit',
+  },
+  ssePingMs: {
+    env: 'RELAY_SSE_PING_MS',
+    default: '15000',
+    help: 'idle SSE connections get a ": ping" comment this often',
+  },
+  bodyLimitBytes: { env: 'RELAY_BODY_LIMIT_BYTES', default: '1048576', help: 'largest HTTP request body' },
+  wsHeartbeatMs: {
+    env: 'RELAY_WS_HEARTBEAT_MS',
+    default: '25000',
+    help: 'WebSocket ping interval; a peer silent for two intervals is terminated',
+  },
+  wsMaxPayloadBytes: {
+    env: 'RELAY_WS_MAX_PAYLOAD_BYTES',
+    default: '262144',
+    help: 'largest WebSocket frame accepted',
+  },
+  wsHighWaterBytes: {
+    env: 'RELAY_WS_HIGH_WATER_BYTES',
+    default: '1048576',
+    help: 'a stream pauses writing while the socket buffer is above this',
+  },
+  wsHardLimitBytes: {
+    env: 'RELAY_WS_HARD_LIMIT_BYTES',
+    default: '8388608',
+    help: 'a connection whose buffer stays above this is closed (4008); its streams stay resumable',
+  },
+  wsMaxMessagesPerSecond: {
+    env: 'RELAY_WS_MAX_MESSAGES_PER_SECOND',
+    default: '200',
+    help: 'client frames per second before the connection is closed as a flood (1008)',
+  },
+  maxConversations: { env: 'RELAY_MAX_CONVERSATIONS', default: '10000', help: 'conversations kept at once' },
+  maxTurns: { env: 'RELAY_MAX_TURNS', default: '200', help: 'messages kept per conversation' },
+  conversationTtlMs: {
+    env: 'RELAY_CONVERSATION_TTL_MS',
+    default: '86400000',
+    help: 'a conversation idle this long is forgotten',
+  },
+  simFirstTokenMs: {
+    env: 'RELAY_SIM_FIRST_TOKEN_MS',
+    default: '1000',
+    help: 'simulated upstream: delay before the first token',
+  },
+  simTokensPerSecond: {
+    env: 'RELAY_SIM_TPS',
+    default: '60',
+    help: 'simulated upstream: tokens per second (0 = no delay)',
+  },
+  logLevel: {
+    env: 'RELAY_LOG_LEVEL',
+    default: 'info',
+    help: 'pino log level (silent, error, warn, info, debug)',
+  },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+const configSchema = z.strictObject({
+  host: z.string().min(1),
+  port: int().max(65535),
+  anthropicApiKey: z.string(),
+  anthropicBaseUrl: z.union([z.literal(''), z.url()]),
+  defaultModel: z.string().min(1),
+  defaultMaxTokens: int(1),
+  firstTokenTimeoutMs: int(),
+  idleTimeoutMs: int(),
+  retryBudgetMs: int(),
+  retryMaxAttempts: int(1),
+  retryBaseDelayMs: int(),
+  retryMaxDelayMs: int(),
+  logMaxEvents: int(2),
+  logMaxBytes: int(1024),
+  maxLagEvents: int(1),
+  graceMs: int(),
+  retentionMs: int(),
+  maxStreams: int(1),
+  maxDurationMs: int(),
+  ssePingMs: int(1),
+  bodyLimitBytes: int(1024),
+  wsHeartbeatMs: int(1),
+  wsMaxPayloadBytes: int(1024),
+  wsHighWaterBytes: int(1024),
+  wsHardLimitBytes: int(1024),
+  wsMaxMessagesPerSecond: int(1),
+  maxConversations: int(1),
+  maxTurns: int(2),
+  conversationTtlMs: int(1),
+  simFirstTokenMs: int(),
+  simTokensPerSecond: int(),
+  logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/**
+ * Builds the Config: defaults, then environment variables, then `overrides` (CLI flags or tests).
+ * Throws with a message naming each bad setting and its variable.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = {},
+  overrides: Partial<Record<SettingName, string | number | boolean>> = {},
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    const fromEnv = env[setting.env];
+    raw[name] =
+      overrides[name as SettingName] ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : setting.default);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const named = describeIssues(parsed.error).replace(/(^|; )(\w+):/g, (_m, sep: string, key: string) => {
+      const setting = SETTINGS[key as SettingName];
+      return `${sep}${key}${setting ? ` (${setting.env})` : ''}:`;
+    });
+    throw new Error(`invalid configuration: ${named}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** A config for tests: zero delays off, every other setting at its default unless overridden. */
+export function testConfig(overrides: Partial<Record<SettingName, string | number | boolean>> = {}): Config {
+  return loadConfig(
+    {},
+    { port: 0, logLevel: 'silent', simFirstTokenMs: 0, simTokensPerSecond: 0, ...overrides },
+  );
+}

@@ -1,0 +1,110 @@
+/**
+ * The composition root: builds the upstream (the real API, or the built-in simulated one when no
+ * key is set), the registry and the app, and listens. Used by `relay serve` and by the tests, so
+ * tests run exactly what users run.
+ */
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { StreamRegistry } from './core/streams.js';
+import type { Upstream } from './core/upstream.js';
+import { createLogger, type Logger } from './logger.js';
+import { AnthropicUpstream } from './upstream/anthropic.js';
+import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
+
+export interface RelayServer {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly registry: StreamRegistry;
+  /** The in-process simulated upstream, when the relay runs without an API key. */
+  readonly simulated: SimulatedUpstream | undefined;
+  readonly upstream: Upstream;
+  /** Cancels every stream (reason `shutdown`), closes connections and the simulated upstream. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** Replace the upstream (tests at the seam); default: the SDK adapter. */
+  readonly upstream?: Upstream;
+}
+
+export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  let simulated: SimulatedUpstream | undefined;
+  let upstream = options.upstream;
+  if (upstream === undefined) {
+    let apiKey = config.anthropicApiKey;
+    let baseURL = config.anthropicBaseUrl;
+    if (apiKey === '') {
+      simulated = await startSimulatedUpstream({
+        firstTokenMs: config.simFirstTokenMs,
+        tokensPerSecond: config.simTokensPerSecond,
+      });
+      apiKey = 'sim-key';
+      baseURL = simulated.url;
+    }
+    upstream = new AnthropicUpstream({
+      apiKey,
+      ...(baseURL === '' ? {} : { baseURL }),
+      firstTokenTimeoutMs: config.firstTokenTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      retry: {
+        budgetMs: config.retryBudgetMs,
+        maxAttempts: config.retryMaxAttempts,
+        baseDelayMs: config.retryBaseDelayMs,
+        maxDelayMs: config.retryMaxDelayMs,
+      },
+    });
+  }
+
+  const registry = new StreamRegistry({
+    upstream,
+    config: {
+      defaultModel: config.defaultModel,
+      defaultMaxTokens: config.defaultMaxTokens,
+      log: { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes },
+      maxLagEvents: config.maxLagEvents,
+      graceMs: config.graceMs,
+      retentionMs: config.retentionMs,
+      maxStreams: config.maxStreams,
+      maxDurationMs: config.maxDurationMs,
+    },
+  });
+  const app = createApp({ config, registry, logger });
+  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
+  // SSE responses stream for minutes; Node's default request timeout would cut them.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await registry.shutdown();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await simulated?.close();
+    })();
+    return closing;
+  };
+
+  return { url, port, server, registry, simulated, upstream, close };
+}

@@ -1,0 +1,34 @@
+/**
+ * A known path with the wrong method answers 405 with `Allow`, not a misleading 404. Registered
+ * after every real route so it only catches what they did not.
+ */
+import type { Env, Hono } from 'hono';
+import { RelayError } from '../core/errors.js';
+import { errorResponse } from './http-errors.js';
+
+const ROUTES: readonly (readonly [string, string])[] = [
+  ['/v1/streams', 'POST'],
+  ['/v1/streams/:id/events', 'GET'],
+  ['/v1/streams/:id/cancel', 'POST'],
+  ['/v1/streams/:id', 'GET'],
+  ['/v1/messages', 'POST'],
+  ['/v1/messages/count_tokens', 'POST'],
+  ['/v1/models', 'GET'],
+  ['/v1/conversations/:id', 'GET, DELETE'],
+  ['/chat/stream', 'POST'],
+  ['/health', 'GET'],
+  ['/metrics', 'GET'],
+];
+
+export function registerMethodGuards<E extends Env>(app: Hono<E>): void {
+  for (const [path, allow] of ROUTES) {
+    app.all(path, (c) =>
+      errorResponse(
+        new RelayError('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}`),
+        {
+          allow,
+        },
+      ),
+    );
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A cursor sink over a Node ServerResponse: the SSE half shared by the relay's SSE routes and the
+ * classic tutorial route. It writes straight to the socket (no web-streams hop), batches whatever
+ * the cursor hands it into one write, pings when idle, and releases its timer and listeners on close.
+ */
+import type { ServerResponse } from 'node:http';
+import type { CursorOutcome, CursorSink, LogEntry } from '../core/stream-log.js';
+import type { RelayStream } from '../core/streams.js';
+import { SSE_HEADERS, SSE_OPEN, SSE_PING } from './wire.js';
+
+export interface SseResponseOptions {
+  /** Turns a batch of log entries into SSE text. */
+  readonly encode: (entries: readonly LogEntry[]) => string;
+  readonly pingMs: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Opens the SSE response at once and streams `stream` into it from after `after`. */
+export function streamToSse(
+  res: ServerResponse,
+  stream: RelayStream,
+  after: number,
+  options: SseResponseOptions,
+): void {
+  res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
+  res.write(SSE_OPEN);
+  let wroteSincePing = true;
+  const ping = setInterval(() => {
+    if (!wroteSincePing && res.writableLength === 0) res.write(SSE_PING);
+    wroteSincePing = false;
+  }, options.pingMs);
+  ping.unref();
+
+  const sink: CursorSink = {
+    write(entries) {
+      wroteSincePing = true;
+      return res.write(options.encode(entries));
+    },
+    waitDrain(onDrain) {
+      res.once('drain', onDrain);
+      return () => res.off('drain', onDrain);
+    },
+    end(outcome: CursorOutcome) {
+      clearInterval(ping);
+      // A cut client is stuck behind a full buffer: drop it so it resumes instead of holding memory.
+      if (outcome.kind === 'cut') res.destroy();
+      else res.end();
+    },
+  };
+  const cursor = stream.attach(sink, after);
+  res.once('close', () => {
+    clearInterval(ping);
+    cursor.detach();
+  });
+}

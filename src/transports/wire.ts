@@ -1,0 +1,45 @@
+/**
+ * The one place relay events become bytes. Both transports send the same JSON object (serialised
+ * once, by the stream log); SSE frames it with `id`/`event`/`data` lines, WebSocket adds the
+ * stream's id (and the client's `ref` on `start`).
+ */
+import type { LogEntry } from '../core/stream-log.js';
+
+/** Response headers of every SSE route. `no-transform` keeps proxies from compressing or buffering. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+});
+
+/** First bytes of every SSE response: a comment, so proxies and clients see the stream at once. */
+export const SSE_OPEN = ':ok\n\n';
+
+/** Sent on idle SSE connections so intermediaries do not time them out. */
+export const SSE_PING = ': ping\n\n';
+
+/** `id: <seq>` / `event: <type>` / `data: <json>` — JSON never holds a raw newline, so one data line. */
+export function sseFrame(entry: LogEntry): string {
+  return `id: ${entry.seq}\nevent: ${entry.event.type}\ndata: ${entry.json}\n\n`;
+}
+
+/** Several frames joined for one socket write. */
+export function sseFrames(entries: readonly LogEntry[]): string {
+  if (entries.length === 1) return sseFrame(entries[0]!);
+  let out = '';
+  for (const entry of entries) out += sseFrame(entry);
+  return out;
+}
+
+/**
+ * The WebSocket message of an event: the log's JSON with `stream_id` (and `ref` on `start`)
+ * spliced in front, so the event is never parsed or serialised again.
+ */
+export function wsMessage(entry: LogEntry, streamIdJson: string, refJson?: string): string {
+  const head =
+    refJson !== undefined && entry.event.type === 'start'
+      ? `{"stream_id":${streamIdJson},"ref":${refJson},`
+      : `{"stream_id":${streamIdJson},`;
+  return head + entry.json.slice(1);
+}
