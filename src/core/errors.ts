@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'not_found',
   'method_not_allowed',
   'payload_too_large',
+  'conflict',
   'limit_exceeded',
   'rate_limited',
   'upstream_overloaded',
@@ -77,6 +78,12 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     retryable: false,
     wsClose: 1009,
     description: 'Body or frame over the configured size limit.',
+  },
+  conflict: {
+    status: 409,
+    retryable: true,
+    wsClose: 4409,
+    description: 'The conversation already has a reply streaming; wait for it to end or cancel it.',
   },
   limit_exceeded: {
     status: 429,
