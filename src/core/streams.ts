@@ -14,7 +14,13 @@ import {
   type TerminalEvent,
   type Usage,
 } from './events.js';
-import type { DisconnectPolicy, MessageParam, StreamRequest, UpstreamRequest } from './request.js';
+import type {
+  DisconnectPolicy,
+  MessageParam,
+  StreamRequest,
+  SystemParam,
+  UpstreamRequest,
+} from './request.js';
 import { toUpstreamRequest } from './request.js';
 import { Cursor, type CursorOutcome, type CursorSink, type LogLimits, StreamLog } from './stream-log.js';
 import type { Upstream, UsageUpdate } from './upstream.js';
@@ -53,12 +59,19 @@ export interface StreamOutcome {
   readonly text: string;
 }
 
+/** What a conversation adds to a request: earlier turns, and the system prompt it keeps. */
+export interface ConversationContext {
+  readonly history: readonly MessageParam[];
+  /** The system prompt to send (the request's own, or the one the conversation kept). */
+  readonly system?: SystemParam;
+}
+
 /**
  * The place conversations plug in: `begin` returns the history to send before the new turns (and
  * may refuse with a RelayError), `finish` hears once how the reply ended.
  */
 export interface ConversationHooks {
-  begin(conversationId: string, req: StreamRequest, owner: string): Promise<readonly MessageParam[]>;
+  begin(conversationId: string, req: StreamRequest, owner: string): Promise<ConversationContext>;
   finish(conversationId: string, req: StreamRequest, owner: string, outcome: StreamOutcome): void;
 }
 
@@ -106,6 +119,7 @@ export class StreamRegistry {
     }
     const conversationId = req.conversation_id;
     let history: readonly MessageParam[] = [];
+    let system: SystemParam | undefined;
     if (conversationId !== undefined) {
       if (this.conversations === undefined) {
         throw new RelayError(
@@ -113,10 +127,10 @@ export class StreamRegistry {
           'conversation_id: conversations are not enabled on this relay',
         );
       }
-      history = await this.conversations.begin(conversationId, req, options.owner);
+      ({ history, system } = await this.conversations.begin(conversationId, req, options.owner));
     }
     const upstreamReq = toUpstreamRequest(
-      req,
+      system === undefined ? req : { ...req, system },
       { model: this.config.defaultModel, maxTokens: this.config.defaultMaxTokens },
       history,
     );
