@@ -1,0 +1,141 @@
+/**
+ * Validation of `POST /v1/messages` and `/v1/messages/count_tokens` bodies, with error messages
+ * worded like the real API's (`max_tokens: Field required`, `messages.0.role: Input should be …`).
+ * Unknown top-level fields are accepted: the simulator is a test double for relays, and a relay
+ * that forwards a new API parameter should not break on it.
+ */
+import { z } from 'zod';
+
+/** zod's error hook: "Field required" for a missing field, else the given wording. */
+function required(otherwise: string) {
+  return {
+    error: (issue: { input?: unknown }) => (issue.input === undefined ? 'Field required' : otherwise),
+  };
+}
+
+const contentBlock = z.looseObject({ type: z.string(required('Input should be a valid string')) });
+
+const messageParam = z.looseObject({
+  role: z.enum(['user', 'assistant'], required("Input should be 'user' or 'assistant'")),
+  content: z.union([z.string(), z.array(contentBlock)], required('Input should be a valid string or list')),
+});
+
+const textBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
+
+const tool = z.looseObject({
+  name: z.string(required('Input should be a valid string')).min(1),
+  input_schema: z.looseObject({}).optional(),
+});
+
+const common = {
+  model: z
+    .string(required('Input should be a valid string'))
+    .min(1, 'String should have at least 1 character'),
+  messages: z
+    .array(messageParam, required('Input should be a valid list'))
+    .min(1, 'at least one message is required'),
+  system: z.union([z.string(), z.array(textBlock)]).optional(),
+  tools: z.array(tool).optional(),
+  tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
+  thinking: z.looseObject({ type: z.string(), budget_tokens: z.number().int().optional() }).optional(),
+};
+
+const messagesBody = z
+  .looseObject({
+    ...common,
+    max_tokens: z
+      .number(required('Input should be a valid integer'))
+      .int('Input should be a valid integer')
+      .min(1, 'ensure this value is greater than or equal to 1'),
+    stream: z.boolean('Input should be a valid boolean').optional(),
+    stop_sequences: z.array(z.string()).optional(),
+  })
+  .superRefine(checkTurns);
+
+const countTokensBody = z.looseObject(common).superRefine(checkTurns);
+
+export type MessagesBody = z.infer<typeof messagesBody>;
+export type CountTokensBody = z.infer<typeof countTokensBody>;
+type MessageParam = z.infer<typeof messageParam>;
+type ToolParam = z.infer<typeof tool>;
+
+export type { ToolParam };
+
+function checkTurns(body: { messages: MessageParam[] }, ctx: z.RefinementCtx): void {
+  if (body.messages[0]?.role !== 'user') {
+    ctx.addIssue({ code: 'custom', path: ['messages'], message: 'first message must use the "user" role' });
+  }
+  // Consecutive same-role turns are accepted: the API merges them.
+  body.messages.forEach((m, i) => {
+    if (m.role === 'user' && (m.content === '' || (Array.isArray(m.content) && m.content.length === 0))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['messages', i],
+        message: 'user messages must have non-empty content',
+      });
+    }
+  });
+}
+
+export type Parsed<T> =
+  | { readonly ok: true; readonly body: T }
+  | { readonly ok: false; readonly message: string };
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'Invalid request';
+  const path = issue.path.map(String).join('.');
+  return path.length > 0 ? `${path}: ${issue.message}` : issue.message;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, json: unknown): Parsed<T> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, message: 'Input should be a valid dictionary or object' };
+  }
+  const result = schema.safeParse(json);
+  return result.success ? { ok: true, body: result.data } : { ok: false, message: describe(result.error) };
+}
+
+export function parseMessagesBody(json: unknown): Parsed<MessagesBody> {
+  return parseWith(messagesBody, json);
+}
+
+export function parseCountTokensBody(json: unknown): Parsed<CountTokensBody> {
+  return parseWith(countTokensBody, json);
+}
+
+function textOf(content: MessageParam['content']): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((block) => (block.type === 'text' && typeof block.text === 'string' ? block.text : ''))
+    .filter((t) => t.length > 0)
+    .join('\n');
+}
+
+/** Text of the last user message: where directives live and what tests search records by. */
+export function lastUserText(messages: readonly MessageParam[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role === 'user') return textOf(m.content);
+  }
+  return '';
+}
+
+/**
+ * `input_tokens` ≈ characters / 4 over the system prompt, every message and the tool
+ * definitions, at least 1: close enough to the real tokenizer for usage accounting.
+ */
+export function estimateInputTokens(body: {
+  system?: string | { text: string }[] | undefined;
+  messages: readonly MessageParam[];
+  tools?: readonly ToolParam[] | undefined;
+}): number {
+  let chars = 0;
+  if (typeof body.system === 'string') chars += body.system.length;
+  else if (body.system !== undefined) for (const b of body.system) chars += b.text.length;
+  for (const m of body.messages) {
+    chars += typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content).length;
+  }
+  if (body.tools !== undefined) chars += JSON.stringify(body.tools).length;
+  return Math.max(1, Math.ceil(chars / 4));
+}
