@@ -181,8 +181,9 @@ export class StreamRegistry {
     const running = [...this.streams.values()].filter((s) => s.state === 'running');
     for (const s of running) s.cancel('shutdown');
     let timer: NodeJS.Timeout | undefined;
+    // Wait for the upstream loops to unwind and for every cursor to write its terminal event.
     await Promise.race([
-      Promise.allSettled(running.map((s) => s.settled)),
+      Promise.allSettled(running.map(async (s) => [await s.settled, await s.drained()])),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
@@ -243,6 +244,7 @@ export class RelayStream {
   private readonly onEndCb: (stream: RelayStream) => void;
   private readonly onExpireCb: (stream: RelayStream) => void;
   private readonly cursors = new Set<Cursor>();
+  private readonly drainWaiters: (() => void)[] = [];
   private resolveSettled!: () => void;
   private graceTimer: NodeJS.Timeout | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
@@ -474,14 +476,21 @@ export class RelayStream {
     this.onEndCb(this);
   }
 
+  // Cursors still writing the tail keep their own reference to the log and finish normally.
   private readonly expire = (): void => {
     this.retentionTimer = undefined;
-    for (const cursor of [...this.cursors]) cursor.detach();
     this.onExpireCb(this);
   };
 
+  /** Resolves once no cursor is attached (every subscriber finished or left). */
+  drained(): Promise<void> {
+    if (this.cursors.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
   private readonly onCursorClose = (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }): void => {
     this.cursors.delete(cursor);
+    if (this.cursors.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
     if (this.cursors.size > 0 || this.log.ended) return;
     // Cut cursors (slow, replay gone) count as gone clients: they are expected to resume.
     if (outcome.kind === 'terminal') return;

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { RelayError } from '../src/core/errors.js';
+import {
+  Cursor,
+  type CursorOutcome,
+  type CursorSink,
+  type LogEntry,
+  StreamLog,
+} from '../src/core/stream-log.js';
+
+const usage = { input_tokens: 1, output_tokens: 1, estimated: false };
+
+function text(i: number) {
+  return { type: 'text' as const, text: `t${i}`, index: 0 };
+}
+
+/** A sink with a switchable full buffer, recording what it was given. */
+class MemorySink implements CursorSink {
+  batches: LogEntry[][] = [];
+  ended: CursorOutcome | undefined;
+  full = false;
+  private drain: (() => void) | undefined;
+  write(entries: readonly LogEntry[]): boolean {
+    this.batches.push([...entries]);
+    return !this.full;
+  }
+  waitDrain(onDrain: () => void): () => void {
+    this.drain = onDrain;
+    return () => {
+      this.drain = undefined;
+    };
+  }
+  end(outcome: CursorOutcome): void {
+    this.ended = outcome;
+  }
+  release(): void {
+    this.full = false;
+    const drain = this.drain;
+    this.drain = undefined;
+    drain?.();
+  }
+  get seqs(): number[] {
+    return this.batches.flat().map((e) => e.seq);
+  }
+  get waiting(): boolean {
+    return this.drain !== undefined;
+  }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('StreamLog', () => {
+  it('numbers events from 1 and serialises each once with its seq', () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    const a = log.append(text(1))!;
+    const b = log.append(text(2))!;
+    expect([a.seq, b.seq]).toEqual([1, 2]);
+    expect(JSON.parse(b.json)).toEqual({ type: 'text', text: 't2', index: 0, seq: 2 });
+    expect(log.lastSeq).toBe(2);
+  });
+
+  it('accepts exactly one terminal event and ignores everything after it', () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    log.append(text(1));
+    expect(log.append({ type: 'done', stop_reason: 'end_turn', usage })).toBeDefined();
+    expect(log.append({ type: 'cancelled', reason: 'client', usage })).toBeUndefined();
+    expect(log.append(text(2))).toBeUndefined();
+    expect(log.terminal?.event.type).toBe('done');
+    expect(log.lastSeq).toBe(2);
+  });
+
+  it('replays after any seq and reports a gap once the bound dropped events', () => {
+    const log = new StreamLog({ maxEvents: 5, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 8; i++) log.append(text(i));
+    expect(log.firstSeq).toBe(4);
+    expect(log.readAfter(5).map((e) => e.seq)).toEqual([6, 7, 8]);
+    expect(log.readAfter(3).map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
+    expect(log.readAfter(8)).toEqual([]);
+    expect(() => log.readAfter(1)).toThrow(RelayError);
+    try {
+      log.readAfter(1);
+    } catch (err) {
+      expect((err as RelayError).code).toBe('replay_unavailable');
+    }
+  });
+
+  it('bounds the bytes it holds but always keeps the newest event', () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1024 });
+    for (let i = 0; i < 100; i++) log.append({ type: 'text', text: 'x'.repeat(100), index: 0 });
+    expect(log.size.bytes).toBeLessThanOrEqual(1024);
+    log.append({ type: 'text', text: 'y'.repeat(5000), index: 0 });
+    expect(log.size.events).toBe(1);
+    expect(log.readAfter(log.lastSeq - 1)).toHaveLength(1);
+  });
+});
+
+describe('Cursor', () => {
+  it('replays what is logged at once and batches live appends of one tick into one write', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    log.append(text(1));
+    log.append(text(2));
+    const sink = new MemorySink();
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100 });
+    cursor.start();
+    expect(sink.batches.map((b) => b.length)).toEqual([2]);
+    log.append(text(3));
+    log.append(text(4));
+    log.append(text(5));
+    await tick();
+    expect(sink.batches.map((b) => b.length)).toEqual([2, 3]);
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5]);
+    cursor.detach();
+    expect(log.listenerCount).toBe(0);
+  });
+
+  it('starts after the given seq and ends the sink after writing the terminal event', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 4; i++) log.append(text(i));
+    const sink = new MemorySink();
+    const closed: string[] = [];
+    const cursor = new Cursor(log, sink, 2, { maxLagEvents: 100, onClose: (_c, o) => closed.push(o.kind) });
+    cursor.start();
+    log.append({ type: 'done', stop_reason: 'end_turn', usage });
+    await tick();
+    expect(sink.seqs).toEqual([3, 4, 5]);
+    expect(sink.ended).toEqual({ kind: 'terminal' });
+    expect(closed).toEqual(['terminal']);
+    expect(cursor.isClosed).toBe(true);
+    expect(log.listenerCount).toBe(0);
+  });
+
+  it('waits for drain instead of writing into a full socket, then writes everything missed in one batch', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    const sink = new MemorySink();
+    sink.full = true;
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100 });
+    cursor.start();
+    log.append(text(1));
+    await tick();
+    expect(sink.waiting).toBe(true);
+    for (let i = 2; i <= 6; i++) log.append(text(i));
+    await tick();
+    expect(sink.batches).toHaveLength(1);
+    sink.release();
+    expect(sink.batches.map((b) => b.map((e) => e.seq))).toEqual([[1], [2, 3, 4, 5, 6]]);
+    cursor.detach();
+  });
+
+  it('cuts a blocked cursor that falls more than maxLagEvents behind with slow_consumer', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    const sink = new MemorySink();
+    sink.full = true;
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 3 });
+    cursor.start();
+    log.append(text(1));
+    await tick();
+    for (let i = 2; i <= 5; i++) log.append(text(i));
+    expect(sink.ended).toMatchObject({ kind: 'cut' });
+    expect((sink.ended as { error: RelayError }).error.code).toBe('slow_consumer');
+    expect(cursor.isClosed).toBe(true);
+    expect(log.listenerCount).toBe(0);
+    expect(sink.waiting).toBe(false);
+  });
+
+  it('tells a fresh cursor replay_unavailable when its start was dropped from the log', () => {
+    const log = new StreamLog({ maxEvents: 3, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 6; i++) log.append(text(i));
+    const sink = new MemorySink();
+    new Cursor(log, sink, 1, { maxLagEvents: 100 }).start();
+    expect((sink.ended as { error: RelayError }).error.code).toBe('replay_unavailable');
+    expect(sink.batches).toHaveLength(0);
+  });
+});

@@ -1,0 +1,272 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RelayError } from '../src/core/errors.js';
+import type { RelayEvent } from '../src/core/events.js';
+import type { CursorOutcome, CursorSink, LogEntry } from '../src/core/stream-log.js';
+import { StreamRegistry, type StreamsConfig } from '../src/core/streams.js';
+import { ScriptedUpstream, type ScriptStep, textScript } from './helpers/scripted-upstream.js';
+
+const CONFIG: StreamsConfig = {
+  defaultModel: 'claude-test',
+  defaultMaxTokens: 64,
+  log: { maxEvents: 1000, maxBytes: 1 << 20 },
+  maxLagEvents: 100,
+  graceMs: 50,
+  retentionMs: 1000,
+  maxStreams: 100,
+  maxDurationMs: 0,
+};
+
+class CollectSink implements CursorSink {
+  events: RelayEvent[] = [];
+  ended: CursorOutcome | undefined;
+  private done!: () => void;
+  readonly finished = new Promise<void>((resolve) => {
+    this.done = resolve;
+  });
+  write(entries: readonly LogEntry[]): boolean {
+    for (const e of entries) this.events.push(e.event);
+    return true;
+  }
+  waitDrain(): () => void {
+    return () => {};
+  }
+  end(outcome: CursorOutcome): void {
+    this.ended = outcome;
+    this.done();
+  }
+  get types(): string[] {
+    return this.events.map((e) => e.type);
+  }
+}
+
+const registries: StreamRegistry[] = [];
+function registry(script: (n: number) => ScriptStep[], config: Partial<StreamsConfig> = {}) {
+  let n = 0;
+  const upstream = new ScriptedUpstream(() => script(++n));
+  const r = new StreamRegistry({ upstream, config: { ...CONFIG, ...config } });
+  registries.push(r);
+  return { registry: r, upstream };
+}
+
+afterEach(async () => {
+  for (const r of registries.splice(0)) await r.shutdown(1000);
+});
+
+describe('StreamRegistry', () => {
+  it('runs a stream from start to done with the upstream usage as the receipt', async () => {
+    const { registry: r, upstream } = registry(() => textScript(3));
+    const stream = await r.create({ message: 'hi' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    expect(sink.types).toEqual(['start', 'text', 'text', 'text', 'done']);
+    expect(sink.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(sink.events.at(-1)).toMatchObject({
+      type: 'done',
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 7, output_tokens: 3, estimated: false },
+    });
+    expect(upstream.calls[0]?.request).toMatchObject({
+      model: 'claude-test',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(stream.snapshot()).toMatchObject({ state: 'done', last_seq: 5 });
+  });
+
+  it('ids are unguessable and a stream is invisible to other owners', async () => {
+    const { registry: r } = registry(() => textScript(1));
+    const a = await r.create({ message: 'x' }, { owner: 'alice' });
+    const b = await r.create({ message: 'x' }, { owner: 'alice' });
+    expect(a.id).toMatch(/^str_[A-Za-z0-9_-]{22}$/);
+    expect(a.id).not.toBe(b.id);
+    expect(r.get(a.id, 'alice')).toBe(a);
+    expect(r.get(a.id, 'mallory')).toBeUndefined();
+    expect(() => r.require(a.id, 'mallory')).toThrow(RelayError);
+  });
+
+  it('cancel aborts the upstream at once and appends one cancelled event with estimated usage', async () => {
+    const { registry: r, upstream } = registry(() => [
+      { type: 'usage', usage: { input_tokens: 9, output_tokens: 1 } },
+      { type: 'text', text: 'abcdefgh', index: 0 },
+      { hang: true },
+    ]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    while (!sink.types.includes('text')) await new Promise((resolve) => setTimeout(resolve, 1));
+    stream.cancel('client');
+    stream.cancel('client');
+    await sink.finished;
+    await stream.settled;
+    expect(upstream.calls[0]?.aborted).toBe(true);
+    expect(sink.types.filter((t) => t === 'cancelled')).toHaveLength(1);
+    expect(sink.events.at(-1)).toMatchObject({
+      type: 'cancelled',
+      reason: 'client',
+      usage: { input_tokens: 9, output_tokens: 2, estimated: true },
+    });
+  });
+
+  it('an upstream failure becomes one error event carrying its code and retryability', async () => {
+    const { registry: r } = registry(() => [
+      { type: 'text', text: 'a', index: 0 },
+      { throw: new RelayError('upstream_overloaded', 'Overloaded') },
+    ]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    expect(sink.events.at(-1)).toMatchObject({
+      type: 'error',
+      code: 'upstream_overloaded',
+      retryable: true,
+      usage: { estimated: true },
+    });
+  });
+
+  it('an unknown exception is an internal_error that leaks nothing', async () => {
+    const { registry: r } = registry(() => [{ throw: new Error('secret sk-ant-123 at /srv/x.js') }]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    const last = sink.events.at(-1) as { message: string; code: string };
+    expect(last.code).toBe('internal_error');
+    expect(last.message).not.toContain('sk-ant');
+  });
+
+  it('an upstream that ends without done is an upstream_error, not done', async () => {
+    const { registry: r } = registry(() => [{ type: 'text', text: 'a', index: 0 }]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    expect(sink.events.at(-1)).toMatchObject({ type: 'error', code: 'upstream_error' });
+  });
+
+  it('on_disconnect=abort cancels the stream when its last subscriber leaves', async () => {
+    const { registry: r, upstream } = registry(() => [{ hang: true }]);
+    const stream = await r.create({ message: 'x', on_disconnect: 'abort' }, { owner: 'a' });
+    const cursor = stream.attach(new CollectSink());
+    cursor.detach();
+    await stream.settled;
+    expect(stream.state).toBe('cancelled');
+    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
+    expect(upstream.calls[0]?.aborted).toBe(true);
+  });
+
+  it('on_disconnect=grace keeps generating for the grace period and a resume gets every event once', async () => {
+    const { registry: r } = registry(() => textScript(20, { waitMs: 2 }), { graceMs: 5000 });
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const first = new CollectSink();
+    const cursor = stream.attach(first);
+    while (first.events.length < 4) await new Promise((resolve) => setTimeout(resolve, 1));
+    cursor.detach();
+    const seen = first.events.at(-1)!.seq;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stream.state).toBe('running');
+    const second = new CollectSink();
+    stream.attach(second, seen);
+    await second.finished;
+    const all = [...first.events, ...second.events].map((e) => e.seq);
+    expect(all).toEqual(Array.from({ length: 22 }, (_, i) => i + 1));
+    expect(second.events.at(-1)?.type).toBe('done');
+  });
+
+  it('on_disconnect=grace cancels with reason disconnect when nobody resumes in time', async () => {
+    const { registry: r, upstream } = registry(() => [{ hang: true }], { graceMs: 10 });
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    stream.attach(new CollectSink()).detach();
+    await stream.settled;
+    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
+    expect(upstream.calls[0]?.aborted).toBe(true);
+  });
+
+  it('a stream past maxDurationMs is cancelled with reason timeout', async () => {
+    const { registry: r } = registry(() => [{ hang: true }], { maxDurationMs: 10, graceMs: 10_000 });
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    stream.attach(new CollectSink());
+    await stream.settled;
+    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'timeout' });
+  });
+
+  it('shutdown gives every running stream one cancelled event and refuses new streams', async () => {
+    const { registry: r } = registry(() => [{ hang: true }]);
+    const sinks = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const s = await r.create({ message: 'x' }, { owner: 'a' });
+        const sink = new CollectSink();
+        s.attach(sink);
+        return sink;
+      }),
+    );
+    await r.shutdown(1000);
+    for (const sink of sinks) {
+      expect(sink.events.filter((e) => e.type === 'cancelled')).toEqual([
+        expect.objectContaining({ reason: 'shutdown' }),
+      ]);
+    }
+    await expect(r.create({ message: 'x' }, { owner: 'a' })).rejects.toMatchObject({ code: 'shutting_down' });
+  });
+
+  it('forgets a finished stream after its retention period', async () => {
+    const { registry: r } = registry(() => textScript(1), { retentionMs: 5 });
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    await stream.settled;
+    expect(r.get(stream.id)).toBe(stream);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(r.get(stream.id)).toBeUndefined();
+    expect(r.size).toBe(0);
+  });
+
+  it('refuses a new stream with limit_exceeded when maxStreams are running', async () => {
+    const { registry: r } = registry(() => [{ hang: true }], { maxStreams: 2 });
+    await r.create({ message: 'x' }, { owner: 'a' });
+    await r.create({ message: 'x' }, { owner: 'a' });
+    await expect(r.create({ message: 'x' }, { owner: 'a' })).rejects.toMatchObject({
+      code: 'limit_exceeded',
+    });
+  });
+
+  it('retry events are logged but content-free; done after retries still has one terminal', async () => {
+    const { registry: r } = registry(() => [
+      { type: 'retry', attempt: 1, delay_ms: 5, reason: 'upstream 529' },
+      ...textScript(2),
+    ]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    expect(sink.types).toEqual(['start', 'retry', 'text', 'text', 'done']);
+  });
+
+  it('leaves no timers, listeners or streams behind after a thousand streams', async () => {
+    const baseline = process
+      .getActiveResourcesInfo()
+      .filter((r) => r === 'Timeout' || r === 'Immediate').length;
+    const { registry: r } = registry(() => textScript(3), { retentionMs: 1 });
+    const logs: { listenerCount: number }[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const s = await r.create(
+            { message: 'x', on_disconnect: i % 2 ? 'abort' : 'grace' },
+            { owner: 'a' },
+          );
+          logs.push(s.log);
+          const sink = new CollectSink();
+          s.attach(sink);
+          await sink.finished;
+          await s.settled;
+        }),
+      );
+    }
+    const deadline = Date.now() + 5000;
+    while (r.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(r.size).toBe(0);
+    expect(logs.every((l) => l.listenerCount === 0)).toBe(true);
+    const after = process.getActiveResourcesInfo().filter((x) => x === 'Timeout' || x === 'Immediate').length;
+    expect(after).toBeLessThanOrEqual(baseline);
+  });
+});
