@@ -19,6 +19,8 @@ export interface PendingExchange {
   readonly system?: SystemParam;
   /** Epoch ms when the exchange began (a lock older than the relay's pending timeout is stale). */
   readonly since: number;
+  /** Names the exchange: only its own ending may settle it (not one that took over a stale lock). */
+  readonly token: string;
 }
 
 export interface StoredConversation {
