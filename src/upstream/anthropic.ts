@@ -1,31 +1,57 @@
 /**
- * The upstream adapter: Anthropic's Messages API through the official SDK, turned into relay
- * events. (First cut: mapping only; retries and timeouts come next.)
+ * The upstream adapter: Anthropic's Messages API through the official SDK, turned into upstream
+ * events, with the relay's own retries and deadlines.
+ *
+ * - Streams with `messages.create({stream: true})`, not `messages.stream()`: the latter rebuilds
+ *   a message snapshot on every event, which the relay never reads (bench/profile-sdk.ts measures
+ *   the difference).
+ * - The SDK never retries (`maxRetries: 0`); see retry-policy.ts for what the relay retries,
+ *   only while no content event has been yielded.
+ * - Deadlines: no content within `firstTokenTimeoutMs` of an attempt's start (slow headers
+ *   included), or no upstream event for `idleTimeoutMs` once the response is streaming, aborts
+ *   the HTTP request and fails the attempt with `upstream_timeout`. Before content that counts as
+ *   a retryable failure like any other transient one (a stuck upstream node is exactly what a new
+ *   attempt can route around), within the same budget.
+ * - Abort (the stream's signal) ends the iteration quietly, wherever it lands: in the request, the
+ *   body or a backoff sleep.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { RelayError } from '../core/errors.js';
 import type { UpstreamRequest } from '../core/request.js';
+import { Deadline, linkAbort, sleep } from '../core/signals.js';
 import type { Upstream, UpstreamEvent } from '../core/upstream.js';
+import {
+  type AttemptFailure,
+  classifyFailure,
+  decideRetry,
+  type RetryOptions,
+  type TimeoutKind,
+  timeoutFailure,
+  truncatedFailure,
+} from './retry-policy.js';
+import { mapRawEvent, newMapperState } from './sdk-events.js';
 
 export interface AnthropicUpstreamOptions {
   readonly apiKey: string;
   readonly baseURL?: string;
+  /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
   readonly firstTokenTimeoutMs: number;
+  /** No upstream event for this long once streaming → upstream_timeout. 0 = none. */
   readonly idleTimeoutMs: number;
-  readonly retry: {
-    readonly budgetMs: number;
-    readonly maxAttempts: number;
-    readonly baseDelayMs: number;
-    readonly maxDelayMs: number;
-  };
+  readonly retry: RetryOptions;
+  /** Jitter source, for tests; default Math.random. */
+  readonly random?: () => number;
 }
 
 export class AnthropicUpstream implements Upstream {
   readonly client: Anthropic;
   private readonly options: AnthropicUpstreamOptions;
+  private readonly secrets: readonly string[];
+  private readonly random: () => number;
 
   constructor(options: AnthropicUpstreamOptions) {
     this.options = options;
+    this.secrets = [options.apiKey];
+    this.random = options.random ?? Math.random;
     // The relay owns retries (it must not retry after content was sent), so the SDK never retries.
     this.client = new Anthropic({
       apiKey: options.apiKey,
@@ -34,68 +60,80 @@ export class AnthropicUpstream implements Upstream {
     });
   }
 
-  async *stream(req: UpstreamRequest, signal: AbortSignal): AsyncGenerator<UpstreamEvent> {
-    void this.options;
+  async *stream(req: UpstreamRequest, signal: AbortSignal): AsyncGenerator<UpstreamEvent, void, undefined> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
     const body = { ...req, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
-    const events = await this.client.messages.create(body, { signal });
-    let stopReason: string | null = null;
-    for await (const ev of events) {
-      switch (ev.type) {
-        case 'message_start':
-          yield { type: 'usage', usage: pickUsage(ev.message.usage) };
-          break;
-        case 'content_block_start':
-          if (ev.content_block.type === 'tool_use' || ev.content_block.type === 'server_tool_use') {
-            yield { type: 'tool_use', index: ev.index, id: ev.content_block.id, name: ev.content_block.name };
+    const startedAt = performance.now();
+    let contentSent = false;
+    for (let attempt = 1; ; attempt++) {
+      // One linked signal per attempt: the deadlines abort it (and so the HTTP request) without
+      // touching the stream's own signal.
+      const link = linkAbort(signal);
+      let timedOut: TimeoutKind | undefined;
+      const expire = (kind: TimeoutKind): void => {
+        timedOut ??= kind;
+        link.abort(new Error(`upstream ${kind} timeout`));
+      };
+      const firstToken = new Deadline(this.options.firstTokenTimeoutMs, () => expire('first_token'));
+      // Re-arming a timer per event costs more than the event; instead the idle deadline, when it
+      // fires, re-arms itself for what is left since the last event.
+      const idleMs = this.options.idleTimeoutMs;
+      let lastEventAt = 0;
+      const idle: Deadline = new Deadline(idleMs, () => {
+        const quiet = performance.now() - lastEventAt;
+        if (quiet >= idleMs) expire('idle');
+        else idle.reset(idleMs - quiet);
+      });
+      let failed: AttemptFailure | undefined;
+      try {
+        if (!contentSent) firstToken.reset();
+        const events = await this.client.messages.create(body, { signal: link.signal });
+        lastEventAt = performance.now();
+        idle.reset();
+        const state = newMapperState();
+        for await (const raw of events) {
+          lastEventAt = performance.now();
+          const event = mapRawEvent(raw, state);
+          if (event === undefined) continue;
+          if (event.type === 'done') {
+            yield event;
+            return;
           }
-          break;
-        case 'content_block_delta':
-          switch (ev.delta.type) {
-            case 'text_delta':
-              yield { type: 'text', text: ev.delta.text, index: ev.index };
-              break;
-            case 'thinking_delta':
-              yield { type: 'thinking', text: ev.delta.thinking, index: ev.index };
-              break;
-            case 'input_json_delta':
-              yield { type: 'tool_input', partial_json: ev.delta.partial_json, index: ev.index };
-              break;
-            default:
-              break;
+          // Besides usage and done, the mapper yields only content events.
+          if (!contentSent && event.type !== 'usage') {
+            contentSent = true;
+            firstToken.clear();
           }
-          break;
-        case 'message_delta':
-          stopReason = ev.delta.stop_reason ?? stopReason;
-          yield { type: 'usage', usage: pickUsage(ev.usage) };
-          break;
-        case 'message_stop':
-          yield { type: 'done', stop_reason: stopReason };
-          return;
-        default:
-          break;
+          yield event;
+        }
+        // The SDK ends its iteration quietly on abort: ours (a deadline) or the stream's.
+        if (signal.aborted) return;
+        if (timedOut === undefined) failed = truncatedFailure();
+      } catch (err) {
+        if (signal.aborted) return;
+        if (timedOut === undefined) failed = classifyFailure(err, this.secrets);
+      } finally {
+        firstToken.clear();
+        idle.clear();
+        link.dispose();
       }
+      if (timedOut !== undefined) {
+        const ms = timedOut === 'first_token' ? this.options.firstTokenTimeoutMs : idleMs;
+        failed = timeoutFailure(timedOut, ms);
+      }
+      if (failed === undefined) return;
+      // After content a retry would repeat output the client already has: the failure is terminal.
+      if (contentSent) throw failed.error;
+      const decision = decideRetry(
+        failed,
+        attempt,
+        performance.now() - startedAt,
+        this.options.retry,
+        this.random,
+      );
+      if (decision.kind === 'fail') throw decision.error;
+      yield { type: 'retry', attempt, delay_ms: decision.delayMs, reason: failed.reason };
+      if (!(await sleep(decision.delayMs, signal))) return;
     }
-    throw new RelayError('upstream_error', 'upstream stream ended without message_stop');
   }
-}
-
-function pickUsage(u: {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-}): {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_input_tokens?: number;
-  cache_creation_input_tokens?: number;
-} {
-  const out: ReturnType<typeof pickUsage> = {
-    input_tokens: u.input_tokens ?? 0,
-    output_tokens: u.output_tokens ?? 0,
-  };
-  if (u.cache_read_input_tokens != null) out.cache_read_input_tokens = u.cache_read_input_tokens;
-  if (u.cache_creation_input_tokens != null) out.cache_creation_input_tokens = u.cache_creation_input_tokens;
-  return out;
 }

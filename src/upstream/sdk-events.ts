@@ -1,0 +1,98 @@
+/**
+ * Anthropic's raw stream events (as the SDK's `Stream` yields them) → upstream events. One raw
+ * event gives at most one upstream event, so the adapter's loop allocates nothing but the event
+ * it yields. Unknown event, block and delta types are passed over: the API adds them over time
+ * (signature_delta, citations_delta, server tool results …) and a relay must not fail on them.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import type { UpstreamEvent, UsageUpdate } from '../core/upstream.js';
+
+/** What the mapper remembers across events of one attempt. */
+export interface MapperState {
+  /** From `message_delta`; reported with `done` at `message_stop`. */
+  stopReason: string | null;
+}
+
+export function newMapperState(): MapperState {
+  return { stopReason: null };
+}
+
+/** Token counts as the API sends them: any of them may be missing or null in a `message_delta`. */
+interface RawUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+}
+
+/**
+ * Maps one raw event. Returns `undefined` for events that carry nothing for the relay (ping is
+ * already dropped by the SDK; block stops, empty deltas, signatures, citations, unknown types).
+ * Empty text / thinking / JSON deltas are dropped too: the API sends them (an opening `""`
+ * `input_json_delta`, a closing empty `thinking_delta`), and they would only cost a log entry.
+ */
+export function mapRawEvent(
+  ev: Anthropic.RawMessageStreamEvent,
+  state: MapperState,
+): UpstreamEvent | undefined {
+  switch (ev.type) {
+    case 'message_start':
+      return usageUpdate(ev.message.usage);
+    case 'content_block_start': {
+      const block = ev.content_block;
+      switch (block.type) {
+        case 'tool_use':
+        case 'server_tool_use':
+          return { type: 'tool_use', index: ev.index, id: block.id, name: block.name };
+        // The API opens text and thinking blocks empty, but a block that starts with content must
+        // not lose it.
+        case 'text':
+          return block.text === '' ? undefined : { type: 'text', text: block.text, index: ev.index };
+        case 'thinking':
+          return block.thinking === ''
+            ? undefined
+            : { type: 'thinking', text: block.thinking, index: ev.index };
+        default:
+          return undefined;
+      }
+    }
+    case 'content_block_delta': {
+      const delta = ev.delta;
+      switch (delta.type) {
+        case 'text_delta':
+          return delta.text === '' ? undefined : { type: 'text', text: delta.text, index: ev.index };
+        case 'thinking_delta':
+          return delta.thinking === ''
+            ? undefined
+            : { type: 'thinking', text: delta.thinking, index: ev.index };
+        case 'input_json_delta':
+          return delta.partial_json === ''
+            ? undefined
+            : { type: 'tool_input', partial_json: delta.partial_json, index: ev.index };
+        default:
+          return undefined;
+      }
+    }
+    case 'message_delta':
+      if (ev.delta.stop_reason != null) state.stopReason = ev.delta.stop_reason;
+      // Counts in message_delta are cumulative (https://docs.claude.com/en/docs/build-with-claude/streaming).
+      return usageUpdate(ev.usage);
+    case 'message_stop':
+      return { type: 'done', stop_reason: state.stopReason };
+    default:
+      return undefined;
+  }
+}
+
+/** The usage fields the relay keeps; absent counts become 0 (the stream keeps the largest seen). */
+export function usageUpdate(u: RawUsage | null | undefined): UsageUpdate | undefined {
+  if (u == null) return undefined;
+  const usage: UsageUpdate['usage'] = {
+    input_tokens: u.input_tokens ?? 0,
+    output_tokens: u.output_tokens ?? 0,
+  };
+  if (u.cache_read_input_tokens != null) usage.cache_read_input_tokens = u.cache_read_input_tokens;
+  if (u.cache_creation_input_tokens != null)
+    usage.cache_creation_input_tokens = u.cache_creation_input_tokens;
+  return { type: 'usage', usage };
+}
