@@ -325,7 +325,7 @@ describe('extended thinking', () => {
 });
 
 describe('benchmark stamping', () => {
-  test('bench=1 makes every text token `${seq}@${hrtimeNs} ` on the monotonic clock', async () => {
+  test('bench=1 makes every text token "SEQ@HRTIME_NS " on the monotonic clock', async () => {
     const before = process.hrtime.bigint();
     const message = await client.messages
       .stream({ model: 'claude-sim', max_tokens: 100, messages: userTurn('bench [[sim bench=1 tokens=6]]') })
