@@ -13,8 +13,11 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   connection: 'keep-alive',
 });
 
-/** First bytes of every SSE response: a comment, so proxies and clients see the stream at once. */
-export const SSE_OPEN = ':ok\n\n';
+/**
+ * First bytes of every SSE response: a comment, so proxies and clients see the stream at once, and
+ * a 1 s reconnection delay for EventSource (its default is several seconds).
+ */
+export const SSE_OPEN = ':ok\nretry: 1000\n\n';
 
 /** Sent on idle SSE connections so intermediaries do not time them out. */
 export const SSE_PING = ': ping\n\n';

@@ -29,10 +29,12 @@ export function parseSse(text: string): { frames: SseFrame[]; comments: string[]
       const field = colon === -1 ? line : line.slice(0, colon);
       let value = colon === -1 ? '' : line.slice(colon + 1);
       if (value.startsWith(' ')) value = value.slice(1);
-      hasField = true;
+      // `retry:` alone only tunes EventSource's reconnection delay; it does not make a frame.
       if (field === 'data') data.push(value);
       else if (field === 'id') frame.id = value;
       else if (field === 'event') frame.event = value;
+      else continue;
+      hasField = true;
     }
     if (!hasField) continue;
     frame.data = data.join('\n');
