@@ -1,0 +1,208 @@
+/**
+ * The relay as an Anthropic base URL: `POST /v1/messages` (streaming or not),
+ * `POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/:id` answer exactly what
+ * the upstream answered — status, Anthropic's event names and payloads, error bodies, `request-id`,
+ * `retry-after`, `x-should-retry` — so any Anthropic SDK works unchanged with `baseURL` = the relay.
+ *
+ * Bytes are forwarded as they arrive, straight onto the Node response (no re-encoding, no extra
+ * web-streams hop). The relay holds the upstream key: the client's `x-api-key` / `Authorization`
+ * are never forwarded, only the API version and beta headers are. A client that disconnects aborts
+ * the upstream request at once.
+ */
+import { once } from 'node:events';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { Context, Hono } from 'hono';
+import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
+import { type ErrorCode, RelayError, toRelayError } from '../core/errors.js';
+import { clientIdentity } from './client-identity.js';
+import { readJsonBody } from './http-body.js';
+
+export interface AnthropicCompatDeps {
+  readonly passthrough: ApiPassthrough;
+  readonly bodyLimitBytes: number;
+}
+
+type Ctx = Context<{ Bindings: HttpBindings }>;
+
+/** Client headers the upstream sees: what selects the API's behaviour, never credentials. */
+const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta'] as const;
+
+/**
+ * Upstream response headers never copied: hop-by-hop ones (RFC 9110 §7.6.1), the body's length and
+ * encoding (fetch has decoded it and Node re-chunks it), cookies, and the relay's own organization.
+ */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-length',
+  'content-encoding',
+  'set-cookie',
+  'anthropic-organization-id',
+]);
+
+export function registerAnthropicCompatRoutes(
+  app: Hono<{ Bindings: HttpBindings }>,
+  deps: AnthropicCompatDeps,
+): void {
+  app.post('/v1/messages', (c) => forward(c, deps, 'POST', '/v1/messages'));
+  app.post('/v1/messages/count_tokens', (c) => forward(c, deps, 'POST', '/v1/messages/count_tokens'));
+  app.get('/v1/models', (c) => forward(c, deps, 'GET', '/v1/models'));
+  app.get('/v1/models/:id', (c) =>
+    forward(c, deps, 'GET', `/v1/models/${encodeURIComponent(c.req.param('id'))}`),
+  );
+}
+
+async function forward(
+  c: Ctx,
+  deps: AnthropicCompatDeps,
+  method: ApiCall['method'],
+  path: string,
+): Promise<Response> {
+  const { incoming, outgoing } = c.env;
+  const controller = new AbortController();
+  // `close` before our end means the client left: the upstream request must stop now.
+  const onClose = (): void => controller.abort();
+  outgoing.once('close', onClose);
+  try {
+    // Client authentication plugs in here (it throws `unauthorized`); the identity is not needed yet.
+    clientIdentity(incoming.headers);
+    const body = method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes) : undefined;
+    const call: ApiCall = {
+      method,
+      path,
+      query: c.req.query(),
+      headers: forwardedHeaders(incoming.headers),
+      stream: body?.stream === true,
+      ...(body === undefined ? {} : { body }),
+    };
+    const answer = await deps.passthrough.send(call, controller.signal);
+    await pipe(answer, outgoing, controller.signal);
+    return RESPONSE_ALREADY_SENT;
+  } catch (err) {
+    if (controller.signal.aborted || outgoing.headersSent) {
+      outgoing.destroy();
+      return RESPONSE_ALREADY_SENT;
+    }
+    return anthropicErrorResponse(err);
+  } finally {
+    outgoing.off('close', onClose);
+  }
+}
+
+async function readObjectBody(
+  incoming: HttpBindings['incoming'],
+  limitBytes: number,
+): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(incoming, limitBytes);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RelayError('invalid_request', 'the request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+function forwardedHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = headers[name];
+    if (typeof value === 'string' && value !== '') out[name] = value;
+  }
+  return out;
+}
+
+/** Writes the upstream's answer onto the client's response as the bytes arrive, with backpressure. */
+async function pipe(answer: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const isSse = answer.headers.get('content-type')?.startsWith('text/event-stream') === true;
+  res.writeHead(answer.status, responseHeaders(answer.headers, isSse));
+  // Headers now, not with the first chunk: a streaming client sees the answer begin at once.
+  res.flushHeaders();
+  if (answer.body === null) {
+    res.end();
+    return;
+  }
+  const reader = answer.body.getReader();
+  let atFrameEnd = true;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (value.byteLength === 0) continue;
+      atFrameEnd = endsWithBlankLine(value);
+      if (!res.write(value)) await once(res, 'drain', { signal });
+    }
+    res.end();
+  } catch (err) {
+    if (signal.aborted) throw err;
+    // The upstream broke mid-body. Between SSE frames Anthropic's own `error` event tells an SDK
+    // client what happened; inside a frame or a JSON body only a broken connection is honest.
+    if (isSse && atFrameEnd) {
+      const event = {
+        type: 'error',
+        error: { type: 'api_error', message: 'the upstream connection was lost' },
+      };
+      res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
+      return;
+    }
+    throw err;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function endsWithBlankLine(chunk: Uint8Array): boolean {
+  const n = chunk.byteLength;
+  return n >= 2 && chunk[n - 1] === 0x0a && chunk[n - 2] === 0x0a;
+}
+
+function responseHeaders(headers: Headers, isSse: boolean): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  // Headers named by `Connection` are hop-by-hop too.
+  const named = new Set(
+    (headers.get('connection') ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== ''),
+  );
+  headers.forEach((value, name) => {
+    if (DROPPED_RESPONSE_HEADERS.has(name) || named.has(name) || name.startsWith('proxy-')) return;
+    out[name] = value;
+  });
+  // Keeps a buffering proxy in front of the relay from holding the stream back.
+  if (isSse) out['x-accel-buffering'] = 'no';
+  return out;
+}
+
+/** Anthropic's error type for a relay error code; anything unlisted goes by its status. */
+const ANTHROPIC_ERROR_TYPES: Partial<Record<ErrorCode, string>> = {
+  invalid_request: 'invalid_request_error',
+  unauthorized: 'authentication_error',
+  forbidden: 'permission_error',
+  not_found: 'not_found_error',
+  payload_too_large: 'request_too_large',
+  rate_limited: 'rate_limit_error',
+  limit_exceeded: 'rate_limit_error',
+  upstream_overloaded: 'overloaded_error',
+  upstream_timeout: 'timeout_error',
+};
+
+/**
+ * An error the relay itself answers, in Anthropic's shape (`{"type":"error","error":{type,message}}`)
+ * so SDK clients parse it into their own error classes and retry what is retryable.
+ */
+export function anthropicErrorResponse(err: unknown): Response {
+  const error = toRelayError(err);
+  const type =
+    ANTHROPIC_ERROR_TYPES[error.code] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error');
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-should-retry': String(error.retryable),
+  };
+  if (error.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000));
+  const body = { type: 'error', error: { type, message: error.message } };
+  return new Response(JSON.stringify(body), { status: error.status, headers });
+}
