@@ -62,22 +62,25 @@ export function registerClassicRoutes(app: Hono<{ Bindings: HttpBindings }>, dep
   });
 }
 
-/** Tutorial frames: only text reaches the client; thinking, tool calls and retries are passed over. */
+/**
+ * Tutorial frames, spelled as the tutorial's server printed them (`{"content": "..."}`, a space after
+ * the colon). Only text reaches the client; thinking, tool calls and retries are passed over.
+ */
 export function classicFrames(entries: readonly LogEntry[]): string {
   let out = '';
   for (const { event } of entries) {
     switch (event.type) {
       case 'text':
-        out += `data: ${JSON.stringify({ content: event.text })}\n\n`;
+        out += `data: {"content": ${JSON.stringify(event.text)}}\n\n`;
         break;
       case 'done':
         out += 'data: [DONE]\n\n';
         break;
       case 'error':
-        out += `data: ${JSON.stringify({ error: event.message })}\n\n`;
+        out += `data: {"error": ${JSON.stringify(event.message)}}\n\n`;
         break;
       case 'cancelled':
-        out += `data: ${JSON.stringify({ error: `cancelled (${event.reason})` })}\n\n`;
+        out += `data: {"error": ${JSON.stringify(`cancelled (${event.reason})`)}}\n\n`;
         break;
       case 'start':
       case 'thinking':
