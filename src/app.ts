@@ -5,9 +5,13 @@
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
+import type { ApiPassthrough } from './core/api-passthrough.js';
+import type { Conversations } from './core/conversations.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
+import { registerAnthropicCompatRoutes } from './transports/anthropic-compat.js';
 import { registerClassicRoutes } from './transports/classic.js';
+import { registerConversationRoutes } from './transports/conversations.js';
 import { errorResponse, notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
 import { registerSseRoutes } from './transports/sse.js';
@@ -16,6 +20,9 @@ export interface AppDeps {
   readonly config: Config;
   readonly registry: StreamRegistry;
   readonly logger: Logger;
+  /** The Anthropic-compatible endpoint's upstream (absent on a test upstream). */
+  readonly passthrough?: ApiPassthrough;
+  readonly conversations?: Conversations;
 }
 
 export type RelayApp = Hono<{ Bindings: HttpBindings }>;
@@ -26,6 +33,8 @@ export function createApp(deps: AppDeps): RelayApp {
 
   registerSseRoutes(app, { registry: deps.registry, ...http });
   registerClassicRoutes(app, { registry: deps.registry, ...http });
+  registerAnthropicCompatRoutes(app, { passthrough: deps.passthrough, bodyLimitBytes: http.bodyLimitBytes });
+  if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
   registerMethodGuards(app);
 
   app.notFound(notFound);
