@@ -20,7 +20,8 @@ import { clientIdentity } from './client-identity.js';
 import { readJsonBody } from './http-body.js';
 
 export interface AnthropicCompatDeps {
-  readonly passthrough: ApiPassthrough;
+  /** Undefined when the relay runs on a test upstream with no API behind it. */
+  readonly passthrough: ApiPassthrough | undefined;
   readonly bodyLimitBytes: number;
 }
 
@@ -81,6 +82,12 @@ async function forward(
       stream: body?.stream === true,
       ...(body === undefined ? {} : { body }),
     };
+    if (deps.passthrough === undefined) {
+      throw new RelayError(
+        'not_found',
+        'this relay runs on a test upstream without an Anthropic API behind it',
+      );
+    }
     const answer = await deps.passthrough.send(call, controller.signal);
     await pipe(answer, outgoing, controller.signal);
     return RESPONSE_ALREADY_SENT;
