@@ -9,10 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import type { ApiPassthrough } from './core/api-passthrough.js';
+import { Conversations } from './core/conversations.js';
+import { MemoryConversationStore } from './core/memory-conversation-store.js';
 import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
+import { SdkPassthrough } from './upstream/passthrough.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
 
 export interface RelayServer {
@@ -38,6 +42,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const logger = options.logger ?? createLogger(config.logLevel);
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
+  let passthrough: ApiPassthrough | undefined;
   if (upstream === undefined) {
     let apiKey = config.anthropicApiKey;
     let baseURL = config.anthropicBaseUrl;
@@ -49,6 +54,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       apiKey = 'sim-key';
       baseURL = simulated.url;
     }
+    passthrough = new SdkPassthrough({ apiKey, ...(baseURL === '' ? {} : { baseURL }) });
     upstream = new AnthropicUpstream({
       apiKey,
       ...(baseURL === '' ? {} : { baseURL }),
@@ -63,8 +69,21 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     });
   }
 
+  const conversations = new Conversations({
+    store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
+    limits: {
+      maxConversations: config.maxConversations,
+      maxTurns: config.maxTurns,
+      // A reply runs at most maxDurationMs (plus its grace): a lock older than that was lost.
+      pendingTimeoutMs:
+        config.maxDurationMs > 0 ? config.maxDurationMs + config.graceMs : config.conversationTtlMs,
+    },
+    onError: (err, id) =>
+      logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
+  });
   const registry = new StreamRegistry({
     upstream,
+    conversations,
     config: {
       defaultModel: config.defaultModel,
       defaultMaxTokens: config.defaultMaxTokens,
@@ -76,7 +95,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       maxDurationMs: config.maxDurationMs,
     },
   });
-  const app = createApp({ config, registry, logger });
+  const app = createApp({ config, registry, logger, conversations, ...(passthrough ? { passthrough } : {}) });
   const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
   // SSE responses stream for minutes; Node's default request timeout would cut them.
   server.requestTimeout = 0;
@@ -97,9 +116,16 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await registry.shutdown();
+      await conversations.close();
+      // Responses that just got their terminal event may still be flushing: let them finish, and
+      // only cut what is left after a second.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const force = setTimeout(() => server.closeAllConnections(), 1000);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
       });
       await simulated?.close();
     })();
