@@ -50,6 +50,11 @@ describe('invalid requests get the API error shape, never a crash', () => {
       'max_tokens: Input should be a valid integer',
     ],
     ['max_tokens a string', { ...valid, max_tokens: '10' }, 'max_tokens: Input should be a valid integer'],
+    [
+      'max_tokens above the output limit',
+      { ...valid, max_tokens: 1_000_000 },
+      'max_tokens: 1000000 > 128000, which is the maximum allowed number of output tokens for claude-sim',
+    ],
     ['missing model', { max_tokens: 10, messages: userTurn('x') }, 'model: Field required'],
     ['missing messages', { model: 'claude-sim', max_tokens: 10 }, 'messages: Field required'],
     ['empty messages', { ...valid, messages: [] }, 'messages: at least one message is required'],

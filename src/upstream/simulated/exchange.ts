@@ -76,13 +76,17 @@ export async function write(ex: Exchange, chunk: string | Buffer): Promise<boole
   }
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Waits `ms` (0 yields one event-loop turn so a client's close is seen between tokens);
  * false when the exchange was aborted meanwhile. The timer is released on abort.
  */
 export async function wait(ex: Exchange, ms: number): Promise<boolean> {
   try {
-    if (ms > 0 && Number.isFinite(ms)) await sleep(ms, undefined, { signal: ex.signal });
+    // Above 2^31-1 ms node would fire after 1 ms instead; a longer wait is a stall anyway.
+    if (ms > 0 && Number.isFinite(ms))
+      await sleep(Math.min(ms, MAX_TIMER_MS), undefined, { signal: ex.signal });
     else await immediate(undefined, { signal: ex.signal });
     return true;
   } catch {

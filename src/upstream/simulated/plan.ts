@@ -70,7 +70,9 @@ export function planReply(input: PlanInput): ReplyPlan {
   if (tool === undefined || !tool.forced) {
     const wanted =
       directives.tokens ?? (tool === undefined ? randomInt(random, 40, 120) : randomInt(random, 8, 20));
-    let tokens = takeTokens(chunkTokens(replyText(random, words, wanted * cpt), cpt), wanted, remaining);
+    // Generate no more text than can be sent: `tokens=` may ask for far more than max_tokens.
+    const length = Math.min(wanted, remaining) * cpt;
+    let tokens = takeTokens(chunkTokens(replyText(random, words, length), cpt), wanted, remaining);
     const stop = firstStopSequence(tokens.join(''), body.stop_sequences);
     if (stop !== undefined) tokens = chunkTokens(stop.text, cpt);
     blocks.push({ type: 'text', tokens });

@@ -27,6 +27,9 @@ const tool = z.looseObject({
   input_schema: z.looseObject({}).optional(),
 });
 
+/** The largest `max_tokens` accepted (the API's largest per-model output limit). */
+export const MAX_OUTPUT_TOKENS = 128_000;
+
 const common = {
   model: z
     .string(required('Input should be a valid string'))
@@ -50,7 +53,17 @@ const messagesBody = z
     stream: z.boolean('Input should be a valid boolean').optional(),
     stop_sequences: z.array(z.string()).optional(),
   })
-  .superRefine(checkTurns);
+  .superRefine(checkTurns)
+  .superRefine((body, ctx) => {
+    // Like the API's per-model output limit; it also bounds what one request can make us generate.
+    if (body.max_tokens > MAX_OUTPUT_TOKENS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `max_tokens: ${body.max_tokens} > ${MAX_OUTPUT_TOKENS}, which is the maximum allowed number of output tokens for ${body.model}`,
+      });
+    }
+  });
 
 const countTokensBody = z.looseObject(common).superRefine(checkTurns);
 
