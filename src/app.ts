@@ -9,6 +9,7 @@ import type { ApiPassthrough } from './core/api-passthrough.js';
 import type { Conversations } from './core/conversations.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import { registerAnthropicCompatRoutes } from './transports/anthropic-compat.js';
 import { registerClassicRoutes } from './transports/classic.js';
 import { registerConversationRoutes } from './transports/conversations.js';
@@ -23,6 +24,7 @@ export interface AppDeps {
   /** The Anthropic-compatible endpoint's upstream (absent on a test upstream). */
   readonly passthrough?: ApiPassthrough;
   readonly conversations?: Conversations;
+  readonly metrics?: Metrics;
 }
 
 export type RelayApp = Hono<{ Bindings: HttpBindings }>;
@@ -35,6 +37,12 @@ export function createApp(deps: AppDeps): RelayApp {
   registerClassicRoutes(app, { registry: deps.registry, ...http });
   registerAnthropicCompatRoutes(app, { passthrough: deps.passthrough, bodyLimitBytes: http.bodyLimitBytes });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) =>
+      c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+    );
+  }
   registerMethodGuards(app);
 
   app.notFound(notFound);

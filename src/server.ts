@@ -15,6 +15,7 @@ import { MemoryConversationStore } from './core/memory-conversation-store.js';
 import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
@@ -95,7 +96,15 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       maxDurationMs: config.maxDurationMs,
     },
   });
-  const app = createApp({ config, registry, logger, conversations, ...(passthrough ? { passthrough } : {}) });
+  const metrics = createMetrics(registry);
+  const app = createApp({
+    config,
+    registry,
+    logger,
+    conversations,
+    metrics,
+    ...(passthrough ? { passthrough } : {}),
+  });
   const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
   // SSE responses stream for minutes; Node's default request timeout would cut them.
   server.requestTimeout = 0;
@@ -116,6 +125,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await registry.shutdown();
+      metrics.close();
       await conversations.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
       // only cut what is left after a second.

@@ -235,6 +235,9 @@ export class RelayStream {
   readonly model: string;
   readonly log: StreamLog;
   readonly createdAt = new Date();
+  /** Monotonic ms (performance.now) at creation and at the first content event: time to first token. */
+  readonly startedAt = performance.now();
+  firstContentAt: number | undefined;
   readonly policy: DisconnectPolicy;
   /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
   readonly settled: Promise<void>;
@@ -432,7 +435,7 @@ export class RelayStream {
   }
 
   private countContent(event: ContentEvent): void {
-    this.contentEvents++;
+    if (this.contentEvents++ === 0) this.firstContentAt = performance.now();
     switch (event.type) {
       case 'text':
         this.contentChars += event.text.length;

@@ -1,0 +1,80 @@
+/**
+ * Prometheus metrics (prom-client). Everything is counted when a stream ends or when /metrics is
+ * scraped, never per event, so the hot path pays nothing for it.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StreamRegistry } from './core/streams.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Stops listening to the stream registry. */
+  close(): void;
+}
+
+export function createMetrics(streams: StreamRegistry): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'relay_process_' });
+
+  new Gauge({
+    name: 'relay_streams_running',
+    help: 'Streams whose upstream is still generating.',
+    registers: [registry],
+    collect() {
+      this.set(streams.running);
+    },
+  });
+  new Gauge({
+    name: 'relay_streams_held',
+    help: 'Streams held in memory (running and retained for resume).',
+    registers: [registry],
+    collect() {
+      this.set(streams.size);
+    },
+  });
+  const ended = new Counter({
+    name: 'relay_streams_ended_total',
+    help: 'Streams ended, by terminal event and error code or cancel reason.',
+    labelNames: ['outcome', 'detail'],
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: 'relay_stream_events_total',
+    help: 'Relay events logged by ended streams.',
+    registers: [registry],
+  });
+  const tokens = new Counter({
+    name: 'relay_tokens_total',
+    help: 'Tokens of ended streams, by direction (estimated where the upstream never counted).',
+    labelNames: ['direction'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'relay_stream_duration_seconds',
+    help: 'Stream lifetime from creation to its terminal event.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
+  const ttft = new Histogram({
+    name: 'relay_time_to_first_token_seconds',
+    help: 'From stream creation to the first content event.',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+
+  const stop = streams.onEnd((stream) => {
+    const terminal = stream.log.terminal?.event;
+    if (terminal === undefined) return;
+    const detail =
+      terminal.type === 'error' ? terminal.code : terminal.type === 'cancelled' ? terminal.reason : '';
+    ended.inc({ outcome: terminal.type, detail });
+    events.inc(stream.log.lastSeq);
+    const usage = stream.usage;
+    tokens.inc({ direction: 'input' }, usage.input_tokens);
+    tokens.inc({ direction: 'output' }, usage.output_tokens);
+    const now = performance.now();
+    duration.observe((now - stream.startedAt) / 1000);
+    if (stream.firstContentAt !== undefined) ttft.observe((stream.firstContentAt - stream.startedAt) / 1000);
+  });
+
+  return { registry, close: stop };
+}
