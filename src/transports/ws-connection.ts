@@ -1,0 +1,319 @@
+/**
+ * One WebSocket connection: client frames in, any number of streams out. Each stream on the
+ * connection is a core cursor with its own sink; all sinks share the socket, its backpressure and
+ * its lifetime. When the socket goes, every cursor is detached and each stream follows its own
+ * `on_disconnect` policy (the core does that).
+ */
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket } from 'ws';
+import { RelayError, toRelayError } from '../core/errors.js';
+import { assertNever } from '../core/events.js';
+import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
+import type { RelayStream, StreamRegistry } from '../core/streams.js';
+import type { Logger } from '../logger.js';
+import { wsMessage } from './wire.js';
+import {
+  type CancelFrame,
+  type ErrorContext,
+  errorMessage,
+  parseClientFrame,
+  pongMessage,
+  type ResumeFrame,
+  type StartFrame,
+  WS_CLOSE,
+} from './ws-protocol.js';
+
+export interface WsConnectionOptions {
+  readonly registry: StreamRegistry;
+  /** The client identity taken at upgrade time; it owns the streams started here. */
+  readonly owner: string;
+  /** Cursors pause while the socket holds more than this. */
+  readonly highWaterBytes: number;
+  readonly maxMessagesPerSecond: number;
+  readonly logger?: Logger | undefined;
+  /** Told when the relay closes the connection (the close code; 1006 for a terminate). */
+  readonly onServerClose: (code: number) => void;
+  /** Told once when the socket has closed and every cursor is detached. */
+  readonly onClose: (connection: WsConnection) => void;
+}
+
+/** One stream on this connection; `cursor` is unset while `stream.attach` is still replaying. */
+interface Attachment {
+  cursor: Cursor | undefined;
+}
+
+export class WsConnection {
+  private readonly ws: WebSocket;
+  private readonly socket: Duplex;
+  private readonly options: WsConnectionOptions;
+  private readonly attached = new Map<string, Attachment>();
+  private readonly drainWaiters = new Set<() => void>();
+  /** Whether a pong came since the last heartbeat ping. */
+  private alive = true;
+  /** Consecutive heartbeats that found the buffer over the hard limit. */
+  private overLimitTicks = 0;
+  /** Set when the server started closing, or the socket closed: no more frames are served. */
+  private closing = false;
+  private windowStart = 0;
+  private framesInWindow = 0;
+
+  /** `socket` is the raw socket `ws` was upgraded on: corked around each batch, watched for 'drain'. */
+  constructor(ws: WebSocket, socket: Duplex, options: WsConnectionOptions) {
+    this.ws = ws;
+    this.socket = socket;
+    this.options = options;
+    ws.on('message', this.onMessage);
+    ws.on('pong', this.onPong);
+    ws.on('error', this.onError);
+    ws.once('close', this.onClose);
+    socket.on('drain', this.onDrain);
+  }
+
+  /** Bytes queued on the socket and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** Streams this connection is writing. */
+  get streams(): number {
+    return this.attached.size;
+  }
+
+  /**
+   * One heartbeat: terminates a peer that did not pong since the previous one, closes with 4008 a
+   * connection whose buffer stayed over `hardLimitBytes` for a whole interval, otherwise pings.
+   */
+  heartbeat(hardLimitBytes: number): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > hardLimitBytes) {
+      // Our ping would sit behind our own buffer, so a missing pong proves nothing here; the buffer does.
+      if (++this.overLimitTicks >= 2) {
+        this.close(WS_CLOSE.slowConsumer, 'slow_consumer: the client reads too slowly; resume each stream');
+      }
+      return;
+    }
+    this.overLimitTicks = 0;
+    if (!this.alive) {
+      this.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  /** Starts the closing handshake with `code`; cursors are detached at once so streams do not wait on it. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.detachAll();
+    this.options.onServerClose(code);
+    this.ws.close(code, reason);
+  }
+
+  /** Drops the socket without a handshake (dead peer, shutdown straggler). */
+  terminate(): void {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.closing = true;
+    this.detachAll();
+    this.options.onServerClose(1006);
+    this.ws.terminate();
+  }
+
+  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    if (this.closing || this.flooded()) return;
+    const parsed = parseClientFrame(toBuffer(data), isBinary);
+    if (!parsed.ok) {
+      this.sendError(parsed.error, parsed.context);
+      return;
+    }
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case 'start':
+        this.start(frame).catch(this.onInternalError);
+        break;
+      case 'cancel':
+        this.cancel(frame);
+        break;
+      case 'resume':
+        this.resume(frame);
+        break;
+      case 'ping':
+        this.sendText(pongMessage(frame.t));
+        break;
+      default:
+        assertNever(frame, 'client frame');
+    }
+  };
+
+  private async start(frame: StartFrame): Promise<void> {
+    const context: ErrorContext = frame.ref === undefined ? {} : { ref: frame.ref };
+    let stream: RelayStream;
+    try {
+      stream = await this.options.registry.create(frame.request, { owner: this.options.owner });
+    } catch (err) {
+      this.sendError(this.reportable(err), context);
+      return;
+    }
+    // The socket went while the stream was being created: nobody ever learned its id to resume it.
+    if (this.closing) {
+      stream.cancel('disconnect');
+      return;
+    }
+    this.attach(stream, 0, frame.ref);
+  }
+
+  private cancel(frame: CancelFrame): void {
+    const stream = this.find(frame.stream_id);
+    // Idempotent: a finished stream stays as it is; its terminal event was or will be delivered.
+    stream?.cancel('client');
+  }
+
+  private resume(frame: ResumeFrame): void {
+    const stream = this.find(frame.stream_id);
+    if (stream === undefined) return;
+    const { after, stream_id } = frame;
+    const last = stream.log.lastSeq;
+    try {
+      if (after > last) {
+        throw new RelayError('invalid_request', `after=${after} is beyond this stream's last seq ${last}`);
+      }
+      if (after + 1 < stream.log.firstSeq) stream.log.readAfter(after); // throws replay_unavailable
+    } catch (err) {
+      this.sendError(this.reportable(err), { stream_id });
+      return;
+    }
+    // Everything up to the terminal event was delivered: nothing to send, and no cursor to keep.
+    if (stream.log.ended && after === last) return;
+    this.attach(stream, after);
+  }
+
+  /** The stream if this client owns it; otherwise answers not_found (foreign ids look unknown). */
+  private find(id: string): RelayStream | undefined {
+    const stream = this.options.registry.get(id, this.options.owner);
+    if (stream === undefined) {
+      this.sendError(
+        new RelayError('not_found', 'no such stream: it never existed, has expired or is not yours'),
+        { stream_id: id },
+      );
+    }
+    return stream;
+  }
+
+  /**
+   * Subscribes this connection to `stream` from after `after`. A cursor this connection already has
+   * on the stream is replaced, and detached only after the new one is attached, so the stream never
+   * sees zero subscribers (which would start its disconnect policy).
+   */
+  private attach(stream: RelayStream, after: number, ref?: string): void {
+    const idJson = JSON.stringify(stream.id);
+    const refJson = ref === undefined ? undefined : JSON.stringify(ref);
+    const previous = this.attached.get(stream.id);
+    const attachment: Attachment = { cursor: undefined };
+    const sink: CursorSink = {
+      write: (entries) => this.send(entries, idJson, refJson),
+      waitDrain: (onDrain) => this.waitDrain(onDrain),
+      end: (outcome) => {
+        if (this.attached.get(stream.id) === attachment) this.attached.delete(stream.id);
+        // A cut is a notice about this connection's cursor (no seq): the stream itself goes on.
+        if (outcome.kind === 'cut') this.sendError(outcome.error, { stream_id: stream.id });
+      },
+    };
+    this.attached.set(stream.id, attachment);
+    attachment.cursor = stream.attach(sink, after);
+    previous?.cursor?.detach();
+  }
+
+  /**
+   * Sends each entry as its own text frame, corking the socket so the batch leaves in one write.
+   * Returns false once the buffer is over the high-water mark; the cursor then waits for 'drain'.
+   */
+  private send(entries: readonly LogEntry[], idJson: string, refJson: string | undefined): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return true; // closing: the cursor is about to be detached
+    this.socket.cork();
+    try {
+      for (const entry of entries) this.ws.send(wsMessage(entry, idJson, refJson));
+    } finally {
+      this.socket.uncork();
+    }
+    // 'drain' only fires after a write the socket refused, hence the second condition: below the
+    // socket's own mark (a high-water setting under 16 KiB) we keep writing rather than wait forever.
+    return this.ws.bufferedAmount <= this.options.highWaterBytes || !this.socket.writableNeedDrain;
+  }
+
+  private waitDrain(onDrain: () => void): () => void {
+    this.drainWaiters.add(onDrain);
+    return () => {
+      this.drainWaiters.delete(onDrain);
+    };
+  }
+
+  private readonly onDrain = (): void => {
+    this.overLimitTicks = 0;
+    const waiters = [...this.drainWaiters];
+    this.drainWaiters.clear();
+    // Each flush may fill the buffer again; the cursors behind it then wait for the next drain.
+    for (const resume of waiters) resume();
+  };
+
+  /** More than `maxMessagesPerSecond` frames in a one-second window closes the connection (1008). */
+  private flooded(): boolean {
+    const now = performance.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.framesInWindow = 0;
+    }
+    if (++this.framesInWindow <= this.options.maxMessagesPerSecond) return false;
+    this.close(WS_CLOSE.flood, `more than ${this.options.maxMessagesPerSecond} messages per second`);
+    return true;
+  }
+
+  private sendError(error: RelayError, context: ErrorContext): void {
+    this.sendText(errorMessage(error, context));
+  }
+
+  private sendText(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  /** A RelayError as is; anything else is a bug, logged here and answered without its internals. */
+  private reportable(err: unknown): RelayError {
+    if (!(err instanceof RelayError)) this.options.logger?.error({ err }, 'websocket frame failed');
+    return toRelayError(err);
+  }
+
+  private readonly onInternalError = (err: unknown): void => {
+    this.sendError(this.reportable(err), {});
+  };
+
+  private readonly onPong = (): void => {
+    this.alive = true;
+  };
+
+  // `ws` reports bad frames (oversize, bad UTF-8, bad opcode) here and closes with the right code itself.
+  private readonly onError = (err: Error): void => {
+    this.options.logger?.debug({ err }, 'websocket error');
+  };
+
+  private readonly onClose = (): void => {
+    this.closing = true;
+    this.detachAll();
+    this.ws.off('message', this.onMessage);
+    this.ws.off('pong', this.onPong);
+    this.socket.off('drain', this.onDrain);
+    // 'error' stays: `ws` may still report on a socket that is already closed.
+    this.options.onClose(this);
+  };
+
+  private detachAll(): void {
+    this.drainWaiters.clear();
+    const attachments = [...this.attached.values()];
+    this.attached.clear();
+    for (const attachment of attachments) attachment.cursor?.detach();
+  }
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}

@@ -1,0 +1,129 @@
+/**
+ * The WebSocket protocol's frames (DESIGN.md "WebSocket"): a zod schema for each client frame, and
+ * the server's own messages that are not relay events (`pong`, protocol errors). Relay events are
+ * encoded by wire.ts, like every other transport's.
+ */
+import { z } from 'zod';
+import { type ErrorCode, errorInfo, RelayError } from '../core/errors.js';
+import { describeIssues, streamRequestSchema } from '../core/request.js';
+
+const streamId = z.string().min(1).max(256);
+
+/** `{"type":"start","ref","request"}`: the request is the same schema as `POST /v1/streams`'s body. */
+export const startFrameSchema = z.strictObject({
+  type: z.literal('start'),
+  /** The client's tag, echoed on the stream's `start` event and on errors about this frame. */
+  ref: z.string().max(256).optional(),
+  request: streamRequestSchema,
+});
+
+/** `{"type":"cancel","stream_id"}`: aborts the upstream; the `cancelled` event follows on the stream. */
+export const cancelFrameSchema = z.strictObject({ type: z.literal('cancel'), stream_id: streamId });
+
+/** `{"type":"resume","stream_id","after"}`: a new cursor that sends every event with seq > `after`. */
+export const resumeFrameSchema = z.strictObject({
+  type: z.literal('resume'),
+  stream_id: streamId,
+  after: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+});
+
+/** `{"type":"ping","t"}` → `{"type":"pong","t"}`: an application-level round trip (browsers cannot send WS pings). */
+export const pingFrameSchema = z.strictObject({ type: z.literal('ping'), t: z.unknown().optional() });
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  startFrameSchema,
+  cancelFrameSchema,
+  resumeFrameSchema,
+  pingFrameSchema,
+]);
+
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type StartFrame = z.infer<typeof startFrameSchema>;
+export type CancelFrame = z.infer<typeof cancelFrameSchema>;
+export type ResumeFrame = z.infer<typeof resumeFrameSchema>;
+
+const FRAME_TYPES: readonly string[] = ['start', 'cancel', 'resume', 'ping'];
+
+/** What an error message is about, when the frame said so. */
+export interface ErrorContext {
+  readonly ref?: string;
+  readonly stream_id?: string;
+}
+
+export type ParsedFrame =
+  | { readonly ok: true; readonly frame: ClientFrame }
+  | { readonly ok: false; readonly error: RelayError; readonly context: ErrorContext };
+
+/**
+ * Validates one client frame. A frame that is not a JSON object of a known type, or misses a field,
+ * is `invalid_message`; a `start` whose `request` alone fails the stream request schema is
+ * `invalid_request`, the code `POST /v1/streams` answers for the same body.
+ */
+export function parseClientFrame(data: Buffer, isBinary: boolean): ParsedFrame {
+  if (isBinary) return invalid('frames are JSON text; binary frames are not accepted', {});
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data.toString('utf8'));
+  } catch {
+    return invalid('the frame is not valid JSON', {});
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return invalid('a frame is a JSON object with a "type"', {});
+  }
+  const context = contextOf(raw as Record<string, unknown>);
+  const type = (raw as Record<string, unknown>).type;
+  if (typeof type !== 'string' || !FRAME_TYPES.includes(type)) {
+    return invalid(`type: expected one of ${FRAME_TYPES.join(', ')}`, context);
+  }
+  const parsed = clientFrameSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, frame: parsed.data };
+  const onlyRequest = parsed.error.issues.every((issue) => issue.path[0] === 'request');
+  const code: ErrorCode = onlyRequest ? 'invalid_request' : 'invalid_message';
+  return { ok: false, error: new RelayError(code, describeIssues(parsed.error)), context };
+}
+
+/** `{"type":"pong","t"}`, echoing the ping's `t` when it had one. */
+export function pongMessage(t: unknown): string {
+  return JSON.stringify(t === undefined ? { type: 'pong' } : { type: 'pong', t });
+}
+
+/**
+ * A protocol error: about a frame, or a notice that a stream's cursor on this connection stopped.
+ * It has no `seq`, which tells it apart from a stream's terminal `error` event.
+ */
+export function errorMessage(error: RelayError, context: ErrorContext): string {
+  return JSON.stringify({
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+    ...context,
+  });
+}
+
+/** WebSocket close codes the relay sends (RFC 6455 §7.4; 4xxx are ours, from errors.ts). */
+export const WS_CLOSE = {
+  /** A client exceeded the frames-per-second limit (policy violation). */
+  flood: 1008,
+  /** A frame over `wsMaxPayloadBytes`; sent by `ws` itself. */
+  tooBig: errorInfo('payload_too_large').wsClose,
+  /** The socket's buffer stayed over `wsHardLimitBytes`: the client reads too slowly. */
+  slowConsumer: errorInfo('slow_consumer').wsClose,
+  /** The relay is shutting down; streams got their terminal event first. */
+  shutdown: errorInfo('shutting_down').wsClose,
+} as const;
+
+function invalid(message: string, context: ErrorContext): ParsedFrame {
+  return { ok: false, error: new RelayError('invalid_message', message), context };
+}
+
+/** The frame's `ref` / `stream_id`, when they are usable strings, so an error can name them. */
+function contextOf(raw: Record<string, unknown>): ErrorContext {
+  const ref = usable(raw.ref);
+  const id = usable(raw.stream_id);
+  return { ...(ref === undefined ? {} : { ref }), ...(id === undefined ? {} : { stream_id: id }) };
+}
+
+function usable(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= 256 ? value : undefined;
+}

@@ -1,0 +1,167 @@
+/**
+ * The WebSocket transport: DESIGN.md's `/v1/ws`, an adapter of the core's registry and cursors
+ * (the protocol is in ws-protocol.ts, one connection's work in ws-connection.ts).
+ *
+ * `ws` runs in noServer mode on the HTTP server's 'upgrade' event rather than through
+ * @hono/node-server's helper, because the sinks need the raw socket: cork/uncork around each batch
+ * and its 'drain' for backpressure. Compression stays off: it would cost a copy per event.
+ */
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { RelayError } from '../core/errors.js';
+import type { StreamRegistry } from '../core/streams.js';
+import type { Logger } from '../logger.js';
+import { clientIdentity } from './client-identity.js';
+import { WsConnection } from './ws-connection.js';
+import { WS_CLOSE } from './ws-protocol.js';
+
+export const WS_PATH = '/v1/ws';
+
+/** How long shutdown waits for clients to answer the close handshake before dropping them. */
+const SHUTDOWN_CLOSE_MS = 2000;
+
+export interface WsDeps {
+  readonly registry: StreamRegistry;
+  /** Ping interval; a peer that did not pong since the previous ping is terminated. */
+  readonly heartbeatMs: number;
+  /** Largest client frame; a bigger one closes the connection with 1009. */
+  readonly maxPayloadBytes: number;
+  /** Cursors pause while their socket holds more than this. */
+  readonly highWaterBytes: number;
+  /** A socket holding more than this for a whole heartbeat interval is closed with 4008. */
+  readonly hardLimitBytes: number;
+  /** Client frames allowed per second; more closes the connection with 1008. */
+  readonly maxMessagesPerSecond: number;
+  readonly logger?: Logger;
+}
+
+export interface WsStats {
+  readonly connections: number;
+  /** Streams being written to WebSocket clients (one per stream per connection). */
+  readonly streams: number;
+  /** Bytes queued in user space across every connection. */
+  readonly bufferedBytes: number;
+  /** Connections the relay closed, by close code (1006 = terminated without a handshake). */
+  readonly serverCloses: Readonly<Record<number, number>>;
+}
+
+export interface WsTransport {
+  stats(): WsStats;
+  /**
+   * Refuses new connections and closes every socket with 1012. Call it after the registry's
+   * shutdown, so each stream's terminal event is already on the wire when its socket closes.
+   */
+  close(): Promise<void>;
+}
+
+/** Serves `/v1/ws` on `server`; every other upgrade is answered 404. */
+export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: deps.maxPayloadBytes,
+  });
+  const connections = new Set<WsConnection>();
+  const serverCloses: Record<number, number> = {};
+  let emptied: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
+
+  // One interval for all connections, not a timer each.
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) connection.heartbeat(deps.hardLimitBytes);
+  }, deps.heartbeatMs);
+  heartbeat.unref();
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A client resetting mid-handshake must not become an uncaught 'error'.
+    socket.on('error', ignore);
+    if (pathOf(req.url) !== WS_PATH) {
+      refuse(socket, new RelayError('not_found', `no WebSocket endpoint at this path; use ${WS_PATH}`));
+      return;
+    }
+    if (closing !== undefined) {
+      refuse(socket, new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere'));
+      return;
+    }
+    const owner = clientIdentity(req.headers);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new WsConnection(ws, socket, {
+        registry: deps.registry,
+        owner,
+        highWaterBytes: deps.highWaterBytes,
+        maxMessagesPerSecond: deps.maxMessagesPerSecond,
+        logger: deps.logger,
+        onServerClose: (code) => {
+          serverCloses[code] = (serverCloses[code] ?? 0) + 1;
+        },
+        onClose: (closed) => {
+          connections.delete(closed);
+          if (connections.size === 0) emptied?.();
+        },
+      });
+      connections.add(connection);
+      if (closing !== undefined) connection.close(WS_CLOSE.shutdown, 'shutting down');
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  const close = async (): Promise<void> => {
+    clearInterval(heartbeat);
+    if (connections.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          emptied = resolve;
+          for (const connection of connections) connection.close(WS_CLOSE.shutdown, 'shutting down');
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, SHUTDOWN_CLOSE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      emptied = undefined;
+      for (const connection of connections) connection.terminate();
+    }
+    server.off('upgrade', onUpgrade);
+    wss.close();
+  };
+
+  return {
+    stats() {
+      let streams = 0;
+      let bufferedBytes = 0;
+      for (const connection of connections) {
+        streams += connection.streams;
+        bufferedBytes += connection.bufferedAmount;
+      }
+      return { connections: connections.size, streams, bufferedBytes, serverCloses: { ...serverCloses } };
+    },
+    close() {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const query = path.indexOf('?');
+  return query === -1 ? path : path.slice(0, query);
+}
+
+/** Answers a refused upgrade with the relay's JSON error body, then drops the socket. */
+function refuse(socket: Duplex, error: RelayError): void {
+  const body = JSON.stringify(error.toBody());
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
+}
+
+function ignore(): void {}
