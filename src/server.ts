@@ -16,6 +16,7 @@ import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { attachWebSocket } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
@@ -120,11 +121,22 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const ws = attachWebSocket(server, {
+    registry,
+    heartbeatMs: config.wsHeartbeatMs,
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    highWaterBytes: config.wsHighWaterBytes,
+    hardLimitBytes: config.wsHardLimitBytes,
+    maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+    logger,
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await registry.shutdown();
+      // After the shutdown, so each WebSocket stream's `cancelled` event is sent before its 1012 close.
+      await ws.close();
       metrics.close();
       await conversations.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
