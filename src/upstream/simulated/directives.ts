@@ -37,6 +37,11 @@
  *
  * When several of `error_after`, `truncate_after`, `reset_after`, `stall_after` are given, the
  * smallest K wins (ties in that order). A K past the end of the reply never fires.
+ *
+ * On a non-streaming request the same faults become what such a client would see: `error_after`
+ * → the status error of its type (529 for `overloaded_error`), `truncate_after` → half a JSON
+ * body, `reset_after` → a reset before any headers, `stall_after` → no answer at all. `fixture`
+ * needs `"stream": true`. Benchmark replies are one text block (no thinking or tool block).
  */
 
 import { type AnthropicErrorType, isAnthropicErrorType } from './errors.js';
