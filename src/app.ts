@@ -16,6 +16,7 @@ import { registerConversationRoutes } from './transports/conversations.js';
 import { errorResponse, notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
 import { registerSseRoutes } from './transports/sse.js';
+import { registerWebRoutes } from './web/routes.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): RelayApp {
       c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
     );
   }
+  registerWebRoutes(app);
   registerMethodGuards(app);
 
   app.notFound(notFound);
