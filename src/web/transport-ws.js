@@ -33,9 +33,13 @@ export function start(request, handlers) {
     onMessage(message) {
       if (finished) return;
       if (typeof message.seq !== 'number') {
-        if (message.type === 'error') {
-          fail({ code: String(message.code), message: String(message.message) });
+        if (message.type !== 'error') return;
+        // The relay cut only this connection's cursor (we read too slowly): the stream goes on.
+        if (message.code === 'slow_consumer' && handle.streamId !== undefined && !resuming) {
+          void resume(false);
+          return;
         }
+        fail({ code: String(message.code), message: String(message.message) });
         return;
       }
       if (handle.streamId === undefined && typeof message.stream_id === 'string') {
