@@ -70,15 +70,17 @@ export function parseClientFrame(data: Buffer, isBinary: boolean): ParsedFrame {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return invalid('a frame is a JSON object with a "type"', {});
   }
-  const context = contextOf(raw as Record<string, unknown>);
-  const type = (raw as Record<string, unknown>).type;
-  if (typeof type !== 'string' || !FRAME_TYPES.includes(type)) {
+  const fields = raw as Record<string, unknown>;
+  const context = contextOf(fields);
+  if (typeof fields.type !== 'string' || !FRAME_TYPES.includes(fields.type)) {
     return invalid(`type: expected one of ${FRAME_TYPES.join(', ')}`, context);
   }
-  const parsed = clientFrameSchema.safeParse(raw);
+  const parsed = clientFrameSchema.safeParse(fields);
   if (parsed.success) return { ok: true, frame: parsed.data };
-  const onlyRequest = parsed.error.issues.every((issue) => issue.path[0] === 'request');
-  const code: ErrorCode = onlyRequest ? 'invalid_request' : 'invalid_message';
+  // A request that is there but wrong is the body's fault (invalid_request); a missing one, the frame's.
+  const requestOnly =
+    fields.request !== undefined && parsed.error.issues.every((issue) => issue.path[0] === 'request');
+  const code: ErrorCode = requestOnly ? 'invalid_request' : 'invalid_message';
   return { ok: false, error: new RelayError(code, describeIssues(parsed.error)), context };
 }
 
