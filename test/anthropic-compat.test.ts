@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { type APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.js';
 import { startTestRelay } from './helpers/relay.js';
@@ -113,7 +113,7 @@ describe('errors keep Anthropic status, shape and headers', () => {
       .messages.create({ model: MODEL, max_tokens: 10, messages: [] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((err as Anthropic.APIError).type).toBe('invalid_request_error');
+    expect((err as APIError).type).toBe('invalid_request_error');
   });
 
   it('passes a 429 with retry-after, request-id and x-should-retry through to the client', async () => {
@@ -121,11 +121,11 @@ describe('errors keep Anthropic status, shape and headers', () => {
       .messages.create(ask('compat-429 [[sim status=429 retry_after=7]]'))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
-    const headers = (err as Anthropic.APIError).headers;
+    const headers = (err as APIError).headers;
     expect(headers?.get('retry-after')).toBe('7');
     expect(headers?.get('x-should-retry')).toBe('true');
     expect(headers?.get('request-id')).toMatch(/^req_/);
-    expect((err as Anthropic.APIError).type).toBe('rate_limit_error');
+    expect((err as APIError).type).toBe('rate_limit_error');
   });
 
   it("lets the client SDK's own retry succeed through the relay", async () => {

@@ -101,11 +101,11 @@ export function describeConversationStore(name: string, factory: StoreFactory): 
 
     it('never shares objects with its callers', async () => {
       const t = await make();
-      const c = conversation('c1', t.now(), { messages: [{ role: 'user', content: 'original' }] });
-      await t.store.save(c, undefined, BIG);
-      (c.messages as { content: string }[])[0]!.content = 'changed after save';
+      const message = { role: 'user' as const, content: 'original' };
+      await t.store.save(conversation('c1', t.now(), { messages: [message] }), undefined, BIG);
+      message.content = 'changed after save';
       const read = await t.store.get('c1');
-      (read!.messages as { content: string }[])[0]!.content = 'changed after get';
+      (read!.messages[0] as { content: string }).content = 'changed after get';
       expect((await t.store.get('c1'))?.messages[0]?.content).toBe('original');
     });
 
