@@ -1,0 +1,129 @@
+/**
+ * `relay chat --transport ws`: one WebSocket to `/v1/ws` for the whole session; each answer is a
+ * `start` frame (tagged with a `ref`), cancel is a `cancel` frame for its stream id.
+ */
+import WebSocket from 'ws';
+import { isTerminal, type RelayEventBody, type TerminalEvent } from '../../core/events.js';
+import { ChatError, type ChatRequest, type ChatTransport, unreachable } from './transport.js';
+
+/** What the relay sends: relay events with `stream_id` (and `ref` on `start`), or protocol errors. */
+type ServerMessage = RelayEventBody & { stream_id?: string; ref?: string; seq?: number; code?: string };
+
+export class WsChatClient implements ChatTransport {
+  private readonly url: string;
+  private socket: Promise<WebSocket> | undefined;
+  private streamId: string | undefined;
+  private refs = 0;
+
+  constructor(url: string) {
+    this.url = url;
+  }
+
+  async ask(
+    request: ChatRequest,
+    onEvent: (event: RelayEventBody) => void,
+    signal: AbortSignal,
+  ): Promise<TerminalEvent> {
+    const ws = await this.connect();
+    const ref = `chat-${++this.refs}`;
+    return new Promise<TerminalEvent>((resolve, reject) => {
+      const cleanup = (): void => {
+        ws.off('message', onMessage);
+        ws.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+        this.streamId = undefined;
+      };
+      const fail = (err: ChatError): void => {
+        cleanup();
+        reject(err);
+      };
+      const onMessage = (data: WebSocket.RawData): void => {
+        let msg: ServerMessage;
+        try {
+          msg = JSON.parse(data.toString()) as ServerMessage;
+        } catch {
+          fail(new ChatError('protocol', 'the relay sent a frame that is not JSON'));
+          return;
+        }
+        // A refused start is an error message naming our ref, outside any stream (no seq).
+        if (msg.type === 'error' && msg.seq === undefined) {
+          if (msg.ref === ref || (msg.ref === undefined && msg.stream_id === undefined)) {
+            fail(new ChatError(msg.code, msg.message));
+          }
+          return;
+        }
+        if (msg.type === 'start' && msg.ref === ref) this.streamId = msg.stream_id;
+        if (this.streamId === undefined || msg.stream_id !== this.streamId) return;
+        onEvent(msg);
+        if (isTerminal(msg)) {
+          cleanup();
+          resolve(msg);
+        }
+      };
+      const onClose = (code: number, reason: Buffer): void => {
+        this.socket = undefined;
+        fail(
+          new ChatError('connection_lost', `the relay closed the WebSocket (${code} ${reason.toString()})`),
+        );
+      };
+      const onAbort = (): void => fail(new ChatError('quit', 'quit'));
+      ws.on('message', onMessage);
+      ws.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+      ws.send(JSON.stringify({ type: 'start', ref, request }));
+    });
+  }
+
+  async cancel(): Promise<void> {
+    const ws = await this.socket;
+    if (ws === undefined || this.streamId === undefined) return;
+    ws.send(JSON.stringify({ type: 'cancel', stream_id: this.streamId }));
+  }
+
+  async close(): Promise<void> {
+    const ws = await this.socket?.catch(() => undefined);
+    this.socket = undefined;
+    if (ws === undefined || ws.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1000);
+      // A relay that never answers the close handshake must not hold the process open.
+      setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000).unref();
+    });
+  }
+
+  private connect(): Promise<WebSocket> {
+    this.socket ??= new Promise<WebSocket>((resolve, reject) => {
+      const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/ws`;
+      const ws = new WebSocket(wsUrl);
+      const onError = (err: Error): void => {
+        this.socket = undefined;
+        reject(unreachable(this.url, err));
+      };
+      ws.once('error', onError);
+      ws.once('open', () => {
+        ws.off('error', onError);
+        // Later socket errors end in 'close', which the answer in flight reports.
+        ws.on('error', () => {});
+        resolve(ws);
+      });
+      // An HTTP answer instead of an upgrade (a proxy, or not a relay) is not a connection failure.
+      ws.once('unexpected-response', (_req, res) => {
+        this.socket = undefined;
+        ws.off('error', onError);
+        ws.on('error', () => {});
+        ws.terminate();
+        reject(
+          new ChatError(
+            `http_${res.statusCode}`,
+            `${wsUrl} answered ${res.statusCode} instead of a WebSocket`,
+          ),
+        );
+      });
+    });
+    return this.socket;
+  }
+}
