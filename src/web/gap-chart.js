@@ -9,6 +9,8 @@ const WIDTH = 300;
 const HEIGHT = 60;
 /** Bars shown at most (the most recent gaps). */
 const BARS = 150;
+/** Fewer gaps than this still get bars this wide, so a short answer does not fill the chart. */
+const MIN_SLOTS = 40;
 
 /** @param {number[]} values */
 function median(values) {
@@ -46,7 +48,7 @@ export function createGapChart(parent) {
     const shown = gapsMs.slice(-BARS);
     const max = Math.max(1, ...shown);
     const mid = median(gapsMs);
-    const width = WIDTH / BARS;
+    const width = WIDTH / Math.max(MIN_SLOTS, shown.length);
     while (bars.childNodes.length > shown.length) bars.lastChild?.remove();
     while (bars.childNodes.length < shown.length) bars.append(document.createElementNS(SVG, 'rect'));
     shown.forEach((gap, i) => {
