@@ -98,7 +98,8 @@ async function tokensAtLeast(view: Locator, n: number): Promise<void> {
   );
 }
 
-const text = (view: Locator, testid: string) => view.locator(`[data-testid="${testid}"]`).innerText();
+const text = async (view: Locator, testid: string) =>
+  (await view.locator(`[data-testid="${testid}"]`).textContent()) ?? '';
 const answer = (view: Locator) =>
   view.locator('[data-testid="answer-text"]').evaluate((el) => el.textContent ?? '');
 
@@ -165,7 +166,7 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', { timeout: 45_000 }, 
       expect(await view.getAttribute('data-state')).toBe('cancelled');
       const receipt = view.locator('[data-testid="receipt"]');
       expect(await receipt.getAttribute('data-kind')).toBe('cancelled');
-      expect(await receipt.innerText()).toMatch(/cancelled \(client\) · \d+ input \+ \d+ output tokens/);
+      expect(await text(view, 'receipt')).toMatch(/cancelled \(client\) · \d+ input \+ \d+ output tokens/);
       // The relay itself says the stream was cancelled, well before its 1000 tokens.
       const id = await view.getAttribute('data-stream-id');
       const snapshot = (await (await fetch(`${relay.url}/v1/streams/${id}`)).json()) as {
@@ -193,7 +194,7 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', { timeout: 45_000 }, 
       expect(await line.getAttribute('data-resumes')).toBe('1');
       expect(await line.getAttribute('data-gaps')).toBe('0');
       expect(await line.getAttribute('data-duplicates')).toBe('0');
-      expect(await line.innerText()).toMatch(/resumed at seq \d+ .* · 0 gaps · 0 duplicates/);
+      expect(await text(view, 'resume-line')).toMatch(/resumed at seq \d+ .* · 0 gaps · 0 duplicates/);
       expect(await text(view, 'stat-events')).toBe(String(expected.events));
     });
 
@@ -267,7 +268,7 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', { timeout: 45_000 }, 
     expect(await turn.locator('[data-testid="pane-ws"]').getAttribute('data-transport')).toBe('WebSocket');
     const verdict = turn.locator('[data-testid="race-verdict"]');
     expect(await verdict.getAttribute('data-same')).toBe('true');
-    expect(await verdict.innerText()).toMatch(/first token: .* · finished: .* · ✓ same text on both/);
+    expect(await text(turn, 'race-verdict')).toMatch(/first token: .* · finished: .* · ✓ same text on both/);
   });
 
   it('drop in race mode resumes both panes without loss', async () => {
