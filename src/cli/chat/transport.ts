@@ -42,7 +42,8 @@ export class ChatError extends Error {
 /** The error for a connection that failed before the relay answered anything. */
 export function unreachable(url: string, err: unknown): ChatError {
   const code = socketErrorCode(err);
-  const hint = code === 'ECONNREFUSED' ? ' — start it with `npm start`' : ` (${code ?? 'connection failed'})`;
+  const hint =
+    code === 'ECONNREFUSED' ? ' — start it with `npm start`' : ` (${code ?? innermostMessage(err)})`;
   return new ChatError('unreachable', `relay not reachable at ${url}${hint}`, { cause: err });
 }
 
@@ -61,6 +62,15 @@ export function socketErrorCode(err: unknown): string | undefined {
     e = cause;
   }
   return undefined;
+}
+
+/** The message of the deepest `cause` (fetch's own "fetch failed" says nothing). */
+function innermostMessage(err: unknown): string {
+  let message = 'connection failed';
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    message = e.message;
+  }
+  return message;
 }
 
 /** The relay's JSON error body (`{"error":{"code","message"}}`), or a description of what came instead. */
