@@ -1,5 +1,23 @@
-/** `relay bench`: not built yet (its issue is open). */
-export async function runBench(_argv: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  process.stderr.write('relay bench: not available yet\n');
-  return 2;
+/**
+ * `relay bench`: SSE versus WebSocket versus the floor, measured in one run (bench/README.md).
+ * The harness lives in bench/; this is its command-line face.
+ */
+import { BENCH_HELP, parseBenchArgs } from '../../bench/options.js';
+import { runBenchmark } from '../../bench/run.js';
+
+export async function runBench(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const opts = parseBenchArgs(argv, env);
+  if (opts === 'help') {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  process.stderr.write(
+    `relay bench: ${opts.mode} mode, ${opts.reps} repetition(s), scenarios ${opts.scenarios.join(', ')}\n`,
+  );
+  const { result, jsonPath, markdown } = await runBenchmark(opts);
+  process.stdout.write(`${markdown}\n`);
+  process.stderr.write(
+    `relay bench: ${result.checks.ok ? 'passed' : 'FAILED'} in ${(result.durationMs / 1000).toFixed(1)} s; raw results ${jsonPath}\n`,
+  );
+  return result.checks.ok ? 0 : 1;
 }

@@ -1,0 +1,33 @@
+/**
+ * Preloaded (`node --import`) into every server process the bench starts — the relay, the pipe,
+ * the simulator — over an IPC channel:
+ *
+ * - the process exits when the orchestrator goes away, so a crashed or killed bench leaves no orphan;
+ * - `{type:"memory"}` → forces a full GC (when started with `--expose-gc`) and answers
+ *   `process.memoryUsage()`, so heap per stream is measured without a new route in the relay.
+ *
+ * The channel is unref'd: it never keeps a process alive that would otherwise exit.
+ */
+
+interface MemoryRequest {
+  readonly type: 'memory';
+  readonly id: number;
+}
+
+function isMemoryRequest(msg: unknown): msg is MemoryRequest {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'memory';
+}
+
+if (process.send !== undefined) {
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (msg: unknown) => {
+    if (!isMemoryRequest(msg)) return;
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) {
+      gc();
+      gc();
+    }
+    process.send?.({ type: 'memory', id: msg.id, gc: gc !== undefined, usage: process.memoryUsage() });
+  });
+  process.channel?.unref();
+}

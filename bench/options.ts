@@ -1,0 +1,242 @@
+/**
+ * `relay bench` flags and the three sizes (full, `--quick`, `--smoke`): every number a run uses is
+ * here, so the report can print it and a reader can rerun it.
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Pace } from './protocol.js';
+
+export const SCENARIOS = ['latency', 'throughput', 'burst', 'cancel', 'resume', 'memory'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws'] as const;
+export type BuiltinTarget = (typeof BUILTIN_TARGETS)[number];
+
+export type Mode = 'full' | 'quick' | 'smoke';
+
+export interface Sizes {
+  readonly latency: {
+    readonly concurrency: readonly number[];
+    readonly pace: Pace;
+    /** Streams per slot (more samples at low C). */
+    readonly rounds: (c: number) => number;
+    /** Starts spread over this many ms, so C streams do not tick in lockstep. */
+    readonly spreadMs: (c: number) => number;
+  };
+  readonly throughput: { readonly streams: number; readonly pace: Pace };
+  readonly burst: { readonly streams: number; readonly bursts: number; readonly pace: Pace };
+  readonly cancel: { readonly streams: number; readonly pace: Pace; readonly afterTokens: number };
+  readonly resume: {
+    readonly streams: number;
+    readonly pace: Pace;
+    readonly afterTokens: number;
+    readonly pauseMs: number;
+  };
+  readonly memory: { readonly levels: readonly number[]; readonly pace: Pace; readonly startsPerMs: number };
+  /** A scenario still running after this long is stopped and reported as failed. */
+  readonly scenarioTimeoutMs: Readonly<Record<ScenarioName, number>>;
+}
+
+const FULL: Sizes = {
+  latency: {
+    concurrency: [1, 10, 100, 1000],
+    pace: { tokens: 200, ttftMs: 200, tps: 60 },
+    rounds: (c) => (c === 1 ? 3 : 1),
+    spreadMs: (c) => (c > 1 ? c : 0),
+  },
+  throughput: { streams: 20, pace: { tokens: 2000, ttftMs: 0, tps: 0 } },
+  burst: { streams: 100, bursts: 3, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
+  cancel: { streams: 50, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
+  resume: { streams: 20, pace: { tokens: 100, ttftMs: 50, tps: 60 }, afterTokens: 30, pauseMs: 200 },
+  memory: { levels: [1000, 5000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
+  scenarioTimeoutMs: {
+    latency: 480_000,
+    throughput: 120_000,
+    burst: 120_000,
+    cancel: 120_000,
+    resume: 120_000,
+    memory: 300_000,
+  },
+};
+
+const QUICK: Sizes = {
+  latency: {
+    concurrency: [1, 100],
+    pace: { tokens: 100, ttftMs: 100, tps: 60 },
+    rounds: (c) => (c === 1 ? 2 : 1),
+    spreadMs: (c) => (c > 1 ? c : 0),
+  },
+  throughput: { streams: 20, pace: { tokens: 1000, ttftMs: 0, tps: 0 } },
+  burst: { streams: 100, bursts: 2, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
+  cancel: { streams: 20, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
+  resume: { streams: 10, pace: { tokens: 60, ttftMs: 50, tps: 60 }, afterTokens: 20, pauseMs: 200 },
+  memory: { levels: [1000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
+  scenarioTimeoutMs: {
+    latency: 60_000,
+    throughput: 30_000,
+    burst: 30_000,
+    cancel: 30_000,
+    resume: 30_000,
+    memory: 60_000,
+  },
+};
+
+const SMOKE: Sizes = {
+  latency: {
+    concurrency: [1, 2],
+    pace: { tokens: 20, ttftMs: 20, tps: 200 },
+    rounds: () => 1,
+    spreadMs: () => 0,
+  },
+  throughput: { streams: 2, pace: { tokens: 200, ttftMs: 0, tps: 0 } },
+  burst: { streams: 5, bursts: 1, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
+  cancel: { streams: 2, pace: { tokens: 100, ttftMs: 10, tps: 100 }, afterTokens: 5 },
+  resume: { streams: 2, pace: { tokens: 40, ttftMs: 10, tps: 100 }, afterTokens: 10, pauseMs: 50 },
+  memory: { levels: [20], pace: { tokens: 200, ttftMs: 0, tps: 1 }, startsPerMs: 0.5 },
+  scenarioTimeoutMs: {
+    latency: 20_000,
+    throughput: 20_000,
+    burst: 20_000,
+    cancel: 20_000,
+    resume: 20_000,
+    memory: 20_000,
+  },
+};
+
+const SMOKE_SCENARIOS: readonly ScenarioName[] = ['latency', 'throughput', 'cancel', 'resume'];
+
+export interface ExtraTarget {
+  readonly name: string;
+  readonly url: string;
+}
+
+export interface BenchOptions {
+  readonly mode: Mode;
+  readonly reps: number;
+  readonly scenarios: readonly ScenarioName[];
+  readonly targets: readonly BuiltinTarget[];
+  /** `--target [NAME=]URL`: other relays speaking Anthropic's /v1/messages. */
+  readonly extra: readonly ExtraTarget[];
+  readonly sizes: Sizes;
+  /** Where results go; default `bench/results` in the repository. */
+  readonly outDir: string;
+  /** Write the relay's CPU profile of the throughput scenario here. */
+  readonly cpuProfDir: string | undefined;
+  /** The command as a user would retype it. */
+  readonly command: string;
+}
+
+export const BENCH_HELP = `relay bench — SSE versus WebSocket versus the floor, measured in one run
+
+Usage: relay bench [--quick | --smoke] [flags]      (npm run bench -- [flags])
+
+Flags:
+  --quick               fewer sizes, 1 repetition (under two minutes)
+  --smoke               tiny sizes, a subset of scenarios (CI: checks the harness, not speed)
+  --reps N              repetitions per measurement (default 3 full, 1 quick/smoke)
+  --scenarios a,b       among ${SCENARIOS.join(', ')} (default all; smoke: ${SMOKE_SCENARIOS.join(', ')})
+  --targets a,b         among ${BUILTIN_TARGETS.join(', ')} (default all)
+  --target [NAME=]URL   also measure another relay speaking Anthropic's /v1/messages (repeatable);
+                        its requests carry BENCH_TARGET_API_KEY as x-api-key when set
+  --out DIR             results directory (default bench/results)
+  --cpu-prof DIR        run the relay under --cpu-prof during the throughput scenario, profile to DIR
+  -h, --help            this text
+
+Writes DIR/<ISO date>.json (raw), DIR/latest.md (summary) and DIR/latest.svg (chart). Exits 1 when
+any stream lost, duplicated or reordered a token, or a scenario failed.
+`;
+
+/** The repository root (this file runs as dist/bench/options.js). */
+export function repoRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url));
+}
+
+/** Throws parseArgs-style errors (code ERR_PARSE_ARGS_…) so the CLI reports them as usage errors. */
+function usage(message: string): Error {
+  return Object.assign(new TypeError(message), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+}
+
+function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const item of items) {
+    if (!allowed.includes(item as T))
+      throw usage(`--${flag}: unknown "${item}" (known: ${allowed.join(', ')})`);
+  }
+  return items as T[];
+}
+
+export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      reps: { type: 'string' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      target: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (values.quick && values.smoke) throw usage('--quick and --smoke exclude each other');
+  const mode: Mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  const reps = values.reps === undefined ? (mode === 'full' ? 3 : 1) : Number(values.reps);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw usage('--reps must be an integer 1..20');
+  const scenarios =
+    values.scenarios !== undefined
+      ? list(values.scenarios, SCENARIOS, 'scenarios')
+      : mode === 'smoke'
+        ? [...SMOKE_SCENARIOS]
+        : [...SCENARIOS];
+  const targets =
+    values.targets !== undefined ? list(values.targets, BUILTIN_TARGETS, 'targets') : [...BUILTIN_TARGETS];
+  if (!targets.includes('direct')) targets.unshift('direct'); // the floor every "added" is measured from
+  const extra = (values.target ?? []).map((raw, i): ExtraTarget => {
+    const eq = raw.indexOf('=');
+    const named = eq > 0 && !raw.slice(0, eq).includes('/');
+    const name = named ? raw.slice(0, eq) : `target${i + 1}`;
+    const url = named ? raw.slice(eq + 1) : raw;
+    try {
+      new URL(url);
+    } catch {
+      throw usage(`--target: "${url}" is not a URL`);
+    }
+    if ((BUILTIN_TARGETS as readonly string[]).includes(name))
+      throw usage(`--target: "${name}" is a built-in name`);
+    return { name, url: url.replace(/\/$/, '') };
+  });
+  const command =
+    env.npm_lifecycle_event === 'bench'
+      ? `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
+      : `relay bench${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`;
+  return {
+    mode,
+    reps,
+    scenarios,
+    targets,
+    extra,
+    sizes: mode === 'full' ? FULL : mode === 'quick' ? QUICK : SMOKE,
+    outDir: values.out ?? `${repoRoot()}bench/results`,
+    cpuProfDir: values['cpu-prof'],
+    command,
+  };
+}
+
+/** The sizes as plain data (functions evaluated), for the raw JSON. */
+export function describeSizes(s: Sizes): Record<string, unknown> {
+  return {
+    ...s,
+    latency: {
+      ...s.latency,
+      rounds: Object.fromEntries(s.latency.concurrency.map((c) => [c, s.latency.rounds(c)])),
+      spreadMs: Object.fromEntries(s.latency.concurrency.map((c) => [c, s.latency.spreadMs(c)])),
+    },
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * Child processes of a run: servers (simulator, relay, pipe) started with the IPC guard preloaded
+ * and their URL read from their first line, load clients forked with IPC; every one tracked so
+ * that any way out of the orchestrator (return, throw, signal, exit) kills them all. Plus the
+ * `/proc` readers for CPU and RSS.
+ */
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FromClient, ToClient } from './protocol.js';
+
+const live = new Set<ChildProcess>();
+
+/** Kills every child still running (SIGKILL: used on the way out, when nothing else may wait). */
+export function killAll(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  live.clear();
+}
+
+let trapped = false;
+/** Installs the exit and signal traps once: children die with the orchestrator, never after it. */
+export function trapExit(): void {
+  if (trapped) return;
+  trapped = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`bench: ${signal}, stopping every child process\n`);
+      killAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+/** Pids of the children alive now (the smoke test checks none survive). */
+export function livePids(): number[] {
+  return [...live].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid]));
+}
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+export interface ServerSpec {
+  readonly name: string;
+  /** Node flags before the script (`--expose-gc`, `--cpu-prof` …). */
+  readonly nodeFlags?: readonly string[];
+  /** The script, absolute. */
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly startTimeoutMs?: number;
+}
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** The last lines it printed (for error messages). */
+  tail(): string;
+  /** Forced GC then `process.memoryUsage()`, through the guard. */
+  memory(): Promise<NodeJS.MemoryUsage & { gc: boolean }>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const URL_IN_LINE = /(https?:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+)/;
+
+/** Starts a server process and resolves with the first `http://127.0.0.1:PORT` it prints. */
+export function startServer(spec: ServerSpec): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [...(spec.nodeFlags ?? []), '--import', here('./child-guard.js'), spec.script, ...spec.args],
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...spec.env } },
+  );
+  track(child);
+  let out = '';
+  const keep = (chunk: Buffer): void => {
+    out = (out + chunk.toString()).slice(-4000);
+  };
+  // Always drained: a child blocked on a full stdout pipe would stall the run.
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let memId = 0;
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${spec.name} printed no URL within ${spec.startTimeoutMs ?? 15_000} ms:\n${out}`));
+    }, spec.startTimeoutMs ?? 15_000);
+    const onData = (): void => {
+      const m = URL_IN_LINE.exec(out);
+      if (m?.[1] === undefined) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onEarlyExit);
+      const proc: ServerProcess = {
+        name: spec.name,
+        pid: child.pid!,
+        url: m[1],
+        child,
+        tail: () => out,
+        memory: () =>
+          new Promise((res, rej) => {
+            const id = ++memId;
+            const t = setTimeout(() => rej(new Error(`${spec.name}: no memory answer`)), 30_000);
+            const onMsg = (msg: { type?: string; id?: number; usage?: NodeJS.MemoryUsage; gc?: boolean }) => {
+              if (msg.type !== 'memory' || msg.id !== id || msg.usage === undefined) return;
+              clearTimeout(t);
+              child.off('message', onMsg);
+              res({ ...msg.usage, gc: msg.gc === true });
+            };
+            child.on('message', onMsg);
+            child.send({ type: 'memory', id });
+          }),
+        stop: async (graceMs = 5000) => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          await exited;
+          clearTimeout(t);
+        },
+      };
+      resolve(proc);
+    };
+    const onEarlyExit = (code: number | null, signal: string | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited (${code ?? signal}) before listening:\n${out}`));
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', onEarlyExit);
+  });
+}
+
+/** A load-client process (bench/client.ts) and its request/answer channel. */
+export interface ClientProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  send(msg: ToClient): void;
+  /** Resolves with the next message for `jobId` of that type. */
+  next<T extends FromClient['type']>(jobId: number, type: T): Promise<Extract<FromClient, { type: T }>>;
+  stop(): Promise<void>;
+}
+
+export function startClient(): ClientProcess {
+  const child = fork(here('./client.js'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [],
+  });
+  track(child);
+  const waiters = new Set<(msg: FromClient) => boolean>();
+  child.on('message', (msg: FromClient) => {
+    for (const w of waiters) if (w(msg)) waiters.delete(w);
+  });
+  let exitError: Error | undefined;
+  child.once('exit', (code, signal) => {
+    exitError = new Error(`load client exited (${code ?? signal})`);
+    for (const w of waiters) w({ type: 'exit' } as unknown as FromClient);
+  });
+  return {
+    pid: child.pid!,
+    child,
+    send: (msg) => child.send(msg),
+    next: (jobId, type) =>
+      new Promise((resolve, reject) => {
+        if (exitError !== undefined) return reject(exitError);
+        waiters.add((msg) => {
+          if ((msg as { type: string }).type === 'exit') {
+            reject(exitError ?? new Error('load client exited'));
+            return true;
+          }
+          if (msg.type !== type || msg.jobId !== jobId) return false;
+          resolve(msg as Extract<FromClient, { type: typeof type }>);
+          return true;
+        });
+      }),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.disconnect();
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+let clkTck: number | undefined;
+/** Clock ticks per second for /proc times (`getconf CLK_TCK`, else 100). */
+export function clockTicks(): number {
+  if (clkTck === undefined) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** utime + stime of a process, in ms (from /proc/<pid>/stat). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / clockTicks();
+}
+
+/** Resident set size in bytes (VmRSS from /proc/<pid>/status). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
+}

@@ -1,0 +1,55 @@
+/** The raw result of a run: what `bench/results/<date>.json` holds and the reports are made from. */
+import type { Goal } from './goals.js';
+import type { Check } from './harness.js';
+import type { ProfileSummary } from './profile.js';
+import type {
+  BurstData,
+  CancelData,
+  LatencyData,
+  MemoryData,
+  ResumeData,
+  ThroughputData,
+} from './scenarios.js';
+
+export interface Machine {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly node: string;
+  readonly os: string;
+  readonly memoryGb: number;
+  readonly clockTicks: number;
+}
+
+export interface BenchResult {
+  readonly version: 1;
+  readonly mode: 'full' | 'quick' | 'smoke';
+  readonly command: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly machine: Machine;
+  readonly reps: number;
+  readonly targets: readonly string[];
+  readonly sizes: Record<string, unknown>;
+  readonly scenarios: {
+    latency?: LatencyData;
+    throughput?: ThroughputData;
+    burst?: BurstData;
+    cancel?: CancelData;
+    resume?: ResumeData;
+    memory?: MemoryData;
+  };
+  /** Scenarios that failed to run (time limit, a child that died …). */
+  readonly errors: { scenario: string; message: string }[];
+  readonly checks: {
+    readonly ok: boolean;
+    readonly streams: number;
+    readonly failedStreams: number;
+    readonly gaps: number;
+    readonly duplicates: number;
+    /** Only the jobs with a failure (every job is counted above). */
+    readonly failed: readonly Check[];
+  };
+  goals: Goal[];
+  profile?: ProfileSummary;
+}

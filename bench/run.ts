@@ -1,0 +1,124 @@
+/**
+ * The orchestrator behind `relay bench`: runs the selected scenarios each under its own time
+ * limit, gathers the completeness checks, evaluates issue 6's targets, and writes
+ * `<out>/<ISO date>.json`, `<out>/latest.md` and `<out>/latest.svg`. Every child process dies with
+ * it, whichever way it ends.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { renderChart } from './chart.js';
+import { evaluateGoals } from './goals.js';
+import { Harness, sleep, withDeadline } from './harness.js';
+import { type BenchOptions, describeSizes, type ScenarioName } from './options.js';
+import { clockTicks, killAll, trapExit } from './procs.js';
+import { newestProfile, summarizeProfile } from './profile.js';
+import { renderMarkdown } from './report.js';
+import type { BenchResult, Machine } from './result.js';
+import * as scenarios from './scenarios.js';
+
+const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
+  latency: scenarios.latency,
+  throughput: scenarios.throughput,
+  burst: scenarios.burst,
+  cancel: scenarios.cancel,
+  resume: scenarios.resume,
+  memory: scenarios.memory,
+};
+
+export function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
+    clockTicks: clockTicks(),
+  };
+}
+
+export interface RunOutput {
+  readonly result: BenchResult;
+  readonly jsonPath: string;
+  readonly markdown: string;
+}
+
+export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
+  trapExit();
+  const started = new Date();
+  const errors: BenchResult['errors'] = [];
+  const data: BenchResult['scenarios'] = {};
+  let h: Harness | undefined;
+  try {
+    h = await Harness.start(opts);
+    h.log(`simulator pid ${h.sim.pid} at ${h.sim.url}; load client pid ${h.client.pid}`);
+    for (const name of opts.scenarios) {
+      const t0 = Date.now();
+      const running = RUNNERS[name](h);
+      try {
+        (data as Record<string, unknown>)[name] = await withDeadline(
+          running,
+          opts.sizes.scenarioTimeoutMs[name],
+          `scenario ${name}`,
+        );
+        h.log(`${name} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        errors.push({ scenario: name, message });
+        h.log(`scenario ${name} FAILED: ${message}`);
+        // Stop what it was doing: its servers and the client's jobs; let it unwind before the next.
+        await h.stopServers();
+        await h.restartClient();
+        await Promise.race([running.catch(() => {}), sleep(10_000)]);
+        await h.stopServers();
+      }
+    }
+  } catch (err) {
+    errors.push({ scenario: 'setup', message: err instanceof Error ? err.message : String(err) });
+  } finally {
+    await h?.close().catch(() => {});
+    killAll();
+  }
+
+  const checks = h?.checks ?? [];
+  const streams = checks.reduce((n, c) => n + c.streams, 0);
+  const failedStreams = checks.reduce((n, c) => n + (c.streams - c.ok), 0);
+  const finished = new Date();
+  const result: BenchResult = {
+    version: 1,
+    mode: opts.mode,
+    command: opts.command,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    machine: machine(),
+    reps: opts.reps,
+    targets: [...opts.targets, ...opts.extra.map((e) => `${e.name}=${e.url}`)],
+    sizes: describeSizes(opts.sizes),
+    scenarios: data,
+    errors,
+    checks: {
+      ok: failedStreams === 0 && errors.length === 0 && streams > 0,
+      streams,
+      failedStreams,
+      gaps: checks.reduce((n, c) => n + c.gaps, 0),
+      duplicates: checks.reduce((n, c) => n + c.duplicates, 0),
+      failed: checks.filter((c) => c.ok !== c.streams),
+    },
+    goals: [],
+  };
+  if (opts.cpuProfDir !== undefined) {
+    const file = newestProfile(opts.cpuProfDir, started.getTime());
+    if (file !== undefined) result.profile = summarizeProfile(file);
+  }
+  result.goals = evaluateGoals(result);
+
+  mkdirSync(opts.outDir, { recursive: true });
+  const jsonPath = join(opts.outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
+  const markdown = renderMarkdown(result, jsonPath);
+  writeFileSync(join(opts.outDir, 'latest.md'), markdown);
+  writeFileSync(join(opts.outDir, 'latest.svg'), renderChart(result));
+  return { result, jsonPath, markdown };
+}

@@ -1,0 +1,612 @@
+/**
+ * The six scenarios of issue 6. Each starts its own relay and pipe (so no scenario inherits
+ * another's retained streams or heap), warms every target up, then runs every target in rotated
+ * order for each repetition. Raw per-run numbers and the per-target medians are both returned.
+ */
+import { type Harness, type Measured, rotate, type SimRecord, sleep, type Target } from './harness.js';
+import {
+  curve,
+  decode,
+  encode,
+  median,
+  merge,
+  newHistogram,
+  type Percentiles,
+  percentiles,
+  recordNs,
+} from './hist.js';
+import { cpuMs, rssBytes } from './procs.js';
+import type { CancelHow, Pace } from './protocol.js';
+import { promptIndex } from './protocol.js';
+
+/** How long a paced stream lasts, ms. */
+function durationMs(p: Pace): number {
+  return p.ttftMs + (p.tps > 0 ? ((p.tokens - 1) * 1000) / p.tps : 0);
+}
+
+const per1k = (cpu: number | null, tokens: number): number | null =>
+  cpu === null || tokens === 0 ? null : (cpu * 1000) / tokens;
+
+async function prepare(h: Harness, relayFlags: readonly string[] = []): Promise<Target[]> {
+  const names = h.opts.targets;
+  if (names.includes('sse') || names.includes('ws')) await h.startRelay(relayFlags);
+  if (names.includes('pipe')) await h.startPipe();
+  const targets = h.targets();
+  await h.warmUp(targets);
+  await sleep(300);
+  return targets;
+}
+
+const reps = (h: Harness): number[] => Array.from({ length: h.opts.reps }, (_, i) => i);
+
+// ---------------------------------------------------------------- 1. latency
+
+export interface LatencyRun {
+  readonly c: number;
+  readonly target: string;
+  readonly rep: number;
+  readonly streams: number;
+  readonly tokens: number;
+  readonly ttft: Percentiles;
+  readonly token: Percentiles;
+  readonly jitter: Percentiles;
+  readonly cpuMs: number | null;
+  readonly cpuPer1k: number | null;
+  readonly simCpuMs: number;
+  readonly clientCpuMs: number;
+  readonly wallMs: number;
+  readonly tokenHistogram: string;
+}
+
+export interface LatencyRow {
+  readonly c: number;
+  readonly target: string;
+  readonly ttftP50: number | null;
+  readonly addedTtftP50: number | null;
+  readonly addedTtftP99: number | null;
+  readonly tokenP50: number | null;
+  readonly tokenP99: number | null;
+  readonly addedP50: number | null;
+  readonly addedP90: number | null;
+  readonly addedP99: number | null;
+  readonly addedMax: number | null;
+  readonly jitterP50: number | null;
+  readonly jitterP99: number | null;
+  readonly cpuPer1k: number | null;
+}
+
+export interface LatencyData {
+  readonly pace: Pace;
+  readonly runs: LatencyRun[];
+  readonly rows: LatencyRow[];
+  /** Per C, per target: per-token latency percentile curve, histograms of every rep merged. */
+  readonly curves: Record<number, Record<string, { p: number; ms: number }[]>>;
+}
+
+const diff = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
+
+export async function latency(h: Harness): Promise<LatencyData> {
+  const s = h.opts.sizes.latency;
+  const targets = await prepare(h);
+  const runs: LatencyRun[] = [];
+  for (const c of s.concurrency) {
+    const rounds = s.rounds(c);
+    const spread = s.spreadMs(c);
+    for (const rep of reps(h)) {
+      for (const target of rotate(targets, rep + c)) {
+        h.log(`latency C=${c} ${target.name} rep ${rep + 1}`);
+        const m = await h.job('latency', `C=${c}`, rep, target, {
+          streams: c * rounds,
+          concurrency: c,
+          startSpreadMs: spread,
+          pace: s.pace,
+          action: { kind: 'complete' },
+          timeoutMs: rounds * durationMs(s.pace) * 4 + spread + 30_000,
+        });
+        runs.push({
+          c,
+          target: target.name,
+          rep,
+          streams: c * rounds,
+          tokens: m.result.tokens,
+          ttft: percentiles(decode(m.result.ttftUs)),
+          token: percentiles(decode(m.result.tokenLatencyUs)),
+          jitter: percentiles(decode(m.result.jitterUs)),
+          cpuMs: m.targetCpuMs,
+          cpuPer1k: per1k(m.targetCpuMs, m.result.tokens),
+          simCpuMs: m.simCpuMs,
+          clientCpuMs: m.clientCpuMs,
+          wallMs: m.wallMs,
+          tokenHistogram: m.result.tokenLatencyUs,
+        });
+        await sleep(200);
+      }
+    }
+  }
+  await h.stopServers();
+
+  const rows: LatencyRow[] = [];
+  const curves: LatencyData['curves'] = {};
+  for (const c of s.concurrency) {
+    curves[c] = {};
+    for (const target of targets) {
+      const mine = runs.filter((r) => r.c === c && r.target === target.name);
+      const direct = (rep: number) => runs.find((r) => r.c === c && r.rep === rep && r.target === 'direct');
+      const added = (pick: (r: LatencyRun) => number | null) =>
+        median(mine.map((r) => diff(pick(r), direct(r.rep) ? pick(direct(r.rep)!) : null)));
+      rows.push({
+        c,
+        target: target.name,
+        ttftP50: median(mine.map((r) => r.ttft.p50)),
+        addedTtftP50: added((r) => r.ttft.p50),
+        addedTtftP99: added((r) => r.ttft.p99),
+        tokenP50: median(mine.map((r) => r.token.p50)),
+        tokenP99: median(mine.map((r) => r.token.p99)),
+        addedP50: added((r) => r.token.p50),
+        addedP90: added((r) => r.token.p90),
+        addedP99: added((r) => r.token.p99),
+        addedMax: added((r) => r.token.max),
+        jitterP50: median(mine.map((r) => r.jitter.p50)),
+        jitterP99: median(mine.map((r) => r.jitter.p99)),
+        cpuPer1k: median(mine.map((r) => r.cpuPer1k)),
+      });
+      curves[c]![target.name] = curve(merge(mine.map((r) => r.tokenHistogram)));
+    }
+  }
+  return { pace: s.pace, runs, rows, curves };
+}
+
+// ---------------------------------------------------------------- 2. throughput
+
+export interface ThroughputRun {
+  readonly target: string;
+  readonly rep: number;
+  readonly tokens: number;
+  readonly wallMs: number;
+  readonly tokensPerSec: number;
+  readonly cpuMs: number | null;
+  readonly cpuPer1k: number | null;
+  readonly simCpuMs: number;
+  readonly clientCpuMs: number;
+}
+
+export interface ThroughputRow {
+  readonly target: string;
+  readonly tokensPerSec: number | null;
+  readonly cpuPer1k: number | null;
+  readonly simCpuPer1k: number | null;
+  readonly clientCpuPer1k: number | null;
+}
+
+export interface ThroughputData {
+  readonly streams: number;
+  readonly pace: Pace;
+  readonly runs: ThroughputRun[];
+  readonly rows: ThroughputRow[];
+}
+
+export async function throughput(h: Harness): Promise<ThroughputData> {
+  const s = h.opts.sizes.throughput;
+  const prof = h.opts.cpuProfDir;
+  const targets = await prepare(h, prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]);
+  const runs: ThroughputRun[] = [];
+  for (const rep of reps(h)) {
+    for (const target of rotate(targets, rep)) {
+      h.log(`throughput ${target.name} rep ${rep + 1}`);
+      const m = await h.job('throughput', `${s.streams}x${s.pace.tokens}`, rep, target, {
+        streams: s.streams,
+        concurrency: s.streams,
+        startSpreadMs: 0,
+        pace: s.pace,
+        action: { kind: 'complete' },
+        timeoutMs: 60_000,
+      });
+      runs.push({
+        target: target.name,
+        rep,
+        tokens: m.result.tokens,
+        wallMs: m.wallMs,
+        tokensPerSec: m.wallMs > 0 ? (m.result.tokens * 1000) / m.wallMs : 0,
+        cpuMs: m.targetCpuMs,
+        cpuPer1k: per1k(m.targetCpuMs, m.result.tokens),
+        simCpuMs: m.simCpuMs,
+        clientCpuMs: m.clientCpuMs,
+      });
+      await sleep(200);
+    }
+  }
+  // SIGTERM lets the relay exit cleanly, which is when --cpu-prof writes its file.
+  await h.stopServers();
+  const rows = targets.map((t): ThroughputRow => {
+    const mine = runs.filter((r) => r.target === t.name);
+    return {
+      target: t.name,
+      tokensPerSec: median(mine.map((r) => r.tokensPerSec)),
+      cpuPer1k: median(mine.map((r) => r.cpuPer1k)),
+      simCpuPer1k: median(mine.map((r) => per1k(r.simCpuMs, r.tokens))),
+      clientCpuPer1k: median(mine.map((r) => per1k(r.clientCpuMs, r.tokens))),
+    };
+  });
+  return { streams: s.streams, pace: s.pace, runs, rows };
+}
+
+// ---------------------------------------------------------------- 3. start burst
+
+export interface BurstRun {
+  readonly target: string;
+  readonly rep: number;
+  readonly streams: number;
+  readonly ttft: Percentiles;
+  /** Median over the bursts of (slowest − fastest first token). */
+  readonly spreadMs: number | null;
+  readonly cpuMs: number | null;
+  readonly cpuPerStreamMs: number | null;
+}
+
+export interface BurstRow {
+  readonly target: string;
+  readonly ttftP50: number | null;
+  readonly ttftP99: number | null;
+  readonly ttftMax: number | null;
+  readonly spreadMs: number | null;
+  readonly cpuPerStreamMs: number | null;
+}
+
+export interface BurstData {
+  readonly streams: number;
+  readonly bursts: number;
+  readonly pace: Pace;
+  readonly runs: BurstRun[];
+  readonly rows: BurstRow[];
+}
+
+export async function burst(h: Harness): Promise<BurstData> {
+  const s = h.opts.sizes.burst;
+  const targets = await prepare(h);
+  const runs: BurstRun[] = [];
+  for (const rep of reps(h)) {
+    for (const target of rotate(targets, rep)) {
+      h.log(`burst ${target.name} rep ${rep + 1}`);
+      const measured: Measured[] = [];
+      const cpu0 = target.pid === undefined ? 0 : cpuMs(target.pid);
+      for (let b = 0; b < s.bursts; b++) {
+        measured.push(
+          await h.job('burst', `${s.streams} at once`, rep, target, {
+            streams: s.streams,
+            concurrency: s.streams,
+            startSpreadMs: 0,
+            pace: s.pace,
+            action: { kind: 'complete' },
+            timeoutMs: 30_000,
+          }),
+        );
+        await sleep(300);
+      }
+      // Measured across the bursts and the pauses between them: what the starts cost in total.
+      const cpu = target.pid === undefined ? null : cpuMs(target.pid) - cpu0;
+      const ttfts = measured.map((m) => decode(m.result.ttftUs));
+      const all = merge(ttfts.map(encode));
+      runs.push({
+        target: target.name,
+        rep,
+        streams: s.streams * s.bursts,
+        ttft: percentiles(all),
+        spreadMs: median(
+          ttfts.map((t) => (t.totalCount === 0 ? null : (t.maxValue - t.getValueAtPercentile(0)) / 1000)),
+        ),
+        cpuMs: cpu,
+        cpuPerStreamMs: cpu === null ? null : cpu / (s.streams * s.bursts),
+      });
+    }
+  }
+  await h.stopServers();
+  const rows = targets.map((t): BurstRow => {
+    const mine = runs.filter((r) => r.target === t.name);
+    return {
+      target: t.name,
+      ttftP50: median(mine.map((r) => r.ttft.p50)),
+      ttftP99: median(mine.map((r) => r.ttft.p99)),
+      ttftMax: median(mine.map((r) => r.ttft.max)),
+      spreadMs: median(mine.map((r) => r.spreadMs)),
+      cpuPerStreamMs: median(mine.map((r) => r.cpuPerStreamMs)),
+    };
+  });
+  return { streams: s.streams, bursts: s.bursts, pace: s.pace, runs, rows };
+}
+
+// ---------------------------------------------------------------- 4. cancel
+
+interface CancelVariant {
+  readonly name: string;
+  readonly target: Target;
+  readonly how: CancelHow;
+  readonly onDisconnect?: 'abort';
+}
+
+export interface CancelRun {
+  readonly variant: string;
+  readonly target: string;
+  readonly rep: number;
+  readonly streams: number;
+  /** Client's cancel → simulator saw its socket close (same monotonic clock). */
+  readonly close: Percentiles;
+  /** Tokens the upstream wrote after the client cancelled (beyond the last one it had seen). */
+  readonly tokensAfterMean: number | null;
+  readonly tokensAfterMax: number | null;
+  /** Upstream requests that never saw their client leave (ran to completion): cancel did not propagate. */
+  readonly notClosed: number;
+}
+
+export interface CancelRow {
+  readonly variant: string;
+  readonly p50: number | null;
+  readonly p90: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+  readonly tokensAfterMean: number | null;
+  readonly tokensAfterMax: number | null;
+  readonly notClosed: number;
+}
+
+export interface CancelData {
+  readonly streams: number;
+  readonly pace: Pace;
+  readonly afterTokens: number;
+  readonly runs: CancelRun[];
+  readonly rows: CancelRow[];
+}
+
+export async function cancel(h: Harness): Promise<CancelData> {
+  const s = h.opts.sizes.cancel;
+  const targets = await prepare(h);
+  const variants: CancelVariant[] = [];
+  for (const t of targets) {
+    if (t.name === 'ws') variants.push({ name: 'ws cancel frame', target: t, how: 'ws-cancel' });
+    else if (t.name === 'sse') {
+      variants.push({ name: 'sse cancel route', target: t, how: 'sse-cancel' });
+      variants.push({ name: 'sse disconnect (abort)', target: t, how: 'disconnect', onDisconnect: 'abort' });
+    } else variants.push({ name: `${t.name} disconnect`, target: t, how: 'disconnect' });
+  }
+  const runs: CancelRun[] = [];
+  for (const rep of reps(h)) {
+    for (const v of rotate(variants, rep)) {
+      h.log(`cancel ${v.name} rep ${rep + 1}`);
+      const m = await h.job('cancel', v.name, rep, v.target, {
+        streams: s.streams,
+        concurrency: s.streams,
+        startSpreadMs: 200,
+        pace: s.pace,
+        action: { kind: 'cancel', afterTokens: s.afterTokens, how: v.how },
+        ...(v.onDisconnect === undefined ? {} : { onDisconnect: v.onDisconnect }),
+        timeoutMs: durationMs(s.pace) * 2 + 30_000,
+      });
+      const records = await h.simRecords(m.tag, s.streams);
+      runs.push(cancelRun(v, rep, m, records));
+      await sleep(200);
+    }
+  }
+  await h.stopServers();
+  const rows = variants.map((v): CancelRow => {
+    const mine = runs.filter((r) => r.variant === v.name);
+    return {
+      variant: v.name,
+      p50: median(mine.map((r) => r.close.p50)),
+      p90: median(mine.map((r) => r.close.p90)),
+      p99: median(mine.map((r) => r.close.p99)),
+      max: median(mine.map((r) => r.close.max)),
+      tokensAfterMean: median(mine.map((r) => r.tokensAfterMean)),
+      tokensAfterMax: median(mine.map((r) => r.tokensAfterMax)),
+      notClosed: mine.reduce((n, r) => n + r.notClosed, 0),
+    };
+  });
+  return { streams: s.streams, pace: s.pace, afterTokens: s.afterTokens, runs, rows };
+}
+
+function cancelRun(v: CancelVariant, rep: number, m: Measured, records: readonly SimRecord[]): CancelRun {
+  const byIndex = new Map<number, SimRecord>();
+  for (const r of records) {
+    const i = r.prompt === null ? undefined : promptIndex(r.prompt, m.tag);
+    if (i !== undefined) byIndex.set(i, r);
+  }
+  const close = newHistogram();
+  const after: number[] = [];
+  let notClosed = 0;
+  for (const trace of m.result.cancels) {
+    const rec = byIndex.get(trace.index);
+    if (rec?.clientClosedAtNs == null) {
+      notClosed++;
+      continue;
+    }
+    recordNs(close, Number(BigInt(rec.clientClosedAtNs) - BigInt(trace.cancelAtNs)));
+    after.push(Math.max(0, rec.tokensSent - trace.seenTokens));
+  }
+  return {
+    variant: v.name,
+    target: v.target.name,
+    rep,
+    streams: m.result.streams,
+    close: percentiles(close),
+    tokensAfterMean: after.length === 0 ? null : after.reduce((a, b) => a + b, 0) / after.length,
+    tokensAfterMax: after.length === 0 ? null : Math.max(...after),
+    notClosed,
+  };
+}
+
+// ---------------------------------------------------------------- 5. resume
+
+export interface ResumeRun {
+  readonly target: string;
+  readonly rep: number;
+  readonly streams: number;
+  readonly ok: number;
+  readonly replay: Percentiles;
+  readonly gaps: number;
+  readonly duplicates: number;
+}
+
+export interface ResumeRow {
+  readonly target: string;
+  readonly replayP50: number | null;
+  readonly replayP99: number | null;
+  readonly replayMax: number | null;
+  readonly gaps: number;
+  readonly duplicates: number;
+  readonly streams: number;
+  readonly ok: number;
+}
+
+export interface ResumeData {
+  readonly streams: number;
+  readonly pace: Pace;
+  readonly afterTokens: number;
+  readonly pauseMs: number;
+  readonly runs: ResumeRun[];
+  readonly rows: ResumeRow[];
+}
+
+export async function resume(h: Harness): Promise<ResumeData> {
+  const s = h.opts.sizes.resume;
+  const targets = (await prepare(h)).filter((t) => t.name === 'sse' || t.name === 'ws');
+  const runs: ResumeRun[] = [];
+  for (const rep of reps(h)) {
+    for (const target of rotate(targets, rep)) {
+      h.log(`resume ${target.name} rep ${rep + 1}`);
+      const m = await h.job('resume', 'drop and resume', rep, target, {
+        streams: s.streams,
+        concurrency: s.streams,
+        startSpreadMs: 100,
+        pace: s.pace,
+        action: { kind: 'resume', afterTokens: s.afterTokens, pauseMs: s.pauseMs },
+        onDisconnect: 'grace',
+        timeoutMs: durationMs(s.pace) * 2 + s.pauseMs + 30_000,
+      });
+      runs.push({
+        target: target.name,
+        rep,
+        streams: m.result.streams,
+        ok: m.result.ok,
+        replay: percentiles(decode(m.result.replayUs)),
+        gaps: m.result.gaps,
+        duplicates: m.result.duplicates,
+      });
+      await sleep(200);
+    }
+  }
+  await h.stopServers();
+  const rows = targets.map((t): ResumeRow => {
+    const mine = runs.filter((r) => r.target === t.name);
+    return {
+      target: t.name,
+      replayP50: median(mine.map((r) => r.replay.p50)),
+      replayP99: median(mine.map((r) => r.replay.p99)),
+      replayMax: median(mine.map((r) => r.replay.max)),
+      gaps: mine.reduce((n, r) => n + r.gaps, 0),
+      duplicates: mine.reduce((n, r) => n + r.duplicates, 0),
+      streams: mine.reduce((n, r) => n + r.streams, 0),
+      ok: mine.reduce((n, r) => n + r.ok, 0),
+    };
+  });
+  return { streams: s.streams, pace: s.pace, afterTokens: s.afterTokens, pauseMs: s.pauseMs, runs, rows };
+}
+
+// ---------------------------------------------------------------- 6. memory
+
+export interface MemoryRun {
+  readonly target: string;
+  readonly rep: number;
+  readonly level: number;
+  readonly open: number;
+  readonly baselineRssMb: number;
+  readonly rssMb: number;
+  readonly heapMb: number;
+  readonly rssPerStreamKb: number;
+  readonly heapPerStreamKb: number;
+  readonly gc: boolean;
+}
+
+export interface MemoryRow {
+  readonly target: string;
+  readonly level: number;
+  readonly rssPerStreamKb: number | null;
+  readonly heapPerStreamKb: number | null;
+  readonly rssMb: number | null;
+}
+
+export interface MemoryData {
+  readonly levels: readonly number[];
+  readonly pace: Pace;
+  readonly runs: MemoryRun[];
+  readonly rows: MemoryRow[];
+}
+
+const MB = 1024 * 1024;
+
+export async function memory(h: Harness): Promise<MemoryData> {
+  const s = h.opts.sizes.memory;
+  const names = h.opts.targets.filter((t) => t === 'sse' || t === 'ws' || t === 'pipe');
+  const runs: MemoryRun[] = [];
+  for (const rep of reps(h)) {
+    for (const name of rotate(names, rep)) {
+      h.log(`memory ${name} rep ${rep + 1}`);
+      // A fresh process per measurement: nothing left from other streams in its heap.
+      const server = name === 'pipe' ? await h.startPipe() : await h.startRelay();
+      const target = h.targets([name])[0]!;
+      await h.warmUp([target]);
+      await sleep(500);
+      const base = await server.memory();
+      const baseRss = rssBytes(server.pid);
+      const held: { done: Promise<unknown>; release: () => void }[] = [];
+      let open = 0;
+      try {
+        for (const level of s.levels) {
+          const more = level - open;
+          if (more <= 0) continue;
+          const hold = await h.holdJob('memory', `${level} open`, rep, target, {
+            streams: more,
+            concurrency: more,
+            startSpreadMs: more / s.startsPerMs,
+            pace: s.pace,
+            action: { kind: 'hold' },
+            onDisconnect: 'abort',
+            timeoutMs: more / s.startsPerMs + 60_000,
+          });
+          held.push({ done: hold.wait, release: hold.release });
+          open += hold.open;
+          await sleep(1000);
+          const mem = await server.memory();
+          const rss = rssBytes(server.pid);
+          runs.push({
+            target: name,
+            rep,
+            level,
+            open,
+            baselineRssMb: baseRss / MB,
+            rssMb: rss / MB,
+            heapMb: mem.heapUsed / MB,
+            rssPerStreamKb: (rss - baseRss) / Math.max(1, open) / 1024,
+            heapPerStreamKb: (mem.heapUsed - base.heapUsed) / Math.max(1, open) / 1024,
+            gc: mem.gc,
+          });
+        }
+      } finally {
+        for (const hj of held) hj.release();
+        await Promise.allSettled(held.map((hj) => hj.done));
+        await h.stopServers();
+      }
+    }
+  }
+  const rows: MemoryRow[] = [];
+  for (const level of s.levels) {
+    for (const name of names) {
+      const mine = runs.filter((r) => r.target === name && r.level === level);
+      rows.push({
+        target: name,
+        level,
+        rssPerStreamKb: median(mine.map((r) => r.rssPerStreamKb)),
+        heapPerStreamKb: median(mine.map((r) => r.heapPerStreamKb)),
+        rssMb: median(mine.map((r) => r.rssMb)),
+      });
+    }
+  }
+  return { levels: s.levels, pace: s.pace, runs, rows };
+}
