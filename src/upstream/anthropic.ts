@@ -62,6 +62,11 @@ export class AnthropicUpstream implements Upstream {
     });
   }
 
+  /**
+   * Yields content, usage and `done` events; before any content, a `retry` event precedes each new
+   * attempt (`attempt` = the number of the attempt that failed, so retries count from 1). Throws a
+   * RelayError on failure; returns quietly when `signal` aborts.
+   */
   async *stream(req: UpstreamRequest, signal: AbortSignal): AsyncGenerator<UpstreamEvent, void, undefined> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
     const body = { ...req, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
