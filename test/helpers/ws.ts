@@ -110,8 +110,20 @@ export class WsClient {
     return this.eventsOf(streamId);
   }
 
+  /** Closes with a handshake; a peer that does not answer within a second (paused socket) is dropped. */
   async close(): Promise<void> {
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.ws.terminate();
+          resolve();
+        }, 1000);
+      }),
+    ]);
+    clearTimeout(timer);
     await this.closed;
   }
 }
