@@ -27,8 +27,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TRANSPORTS = ['sse', 'eventsource', 'ws'] as const;
 type Transport = (typeof TRANSPORTS)[number];
 
-/** A stream that is still running ~1.5 s after it starts. */
-const PACED = '[[sim tokens=150 tps=100]]';
+/** A stream that is still running ~2 s after it starts (room for a slow CI machine to press Drop). */
+const PACED = '[[sim tokens=200 tps=100]]';
 /** A stream that runs for minutes, for Stop. */
 const LONG = '[[sim tokens=1000 tps=40]]';
 
