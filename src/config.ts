@@ -23,7 +23,7 @@ export const SETTINGS = {
   },
   defaultModel: {
     env: 'RELAY_DEFAULT_MODEL',
-    default: 'claude-sonnet-4-5',
+    default: 'claude-sonnet-5-5',
     help: 'model when a request names none',
   },
   defaultMaxTokens: {
@@ -199,10 +199,19 @@ export function loadConfig(
   return Object.freeze(parsed.data);
 }
 
-/** A config for tests: zero delays off, every other setting at its default unless overridden. */
+/** A config for tests: a zero-delay simulated upstream, quick retries, everything else at its default. */
 export function testConfig(overrides: Partial<Record<SettingName, string | number | boolean>> = {}): Config {
   return loadConfig(
     {},
-    { port: 0, logLevel: 'silent', simFirstTokenMs: 0, simTokensPerSecond: 0, ...overrides },
+    {
+      port: 0,
+      logLevel: 'silent',
+      simFirstTokenMs: 0,
+      simTokensPerSecond: 0,
+      // Millisecond backoff, so a fault retried to exhaustion ends fast.
+      retryBaseDelayMs: 5,
+      retryMaxDelayMs: 50,
+      ...overrides,
+    },
   );
 }
