@@ -125,6 +125,17 @@ describe('StreamRegistry', () => {
     });
   });
 
+  it('an error event tells the client how long the upstream asked it to wait', async () => {
+    const { registry: r } = registry(() => [
+      { throw: new RelayError('rate_limited', 'rate limited', { retryAfterMs: 30_000 }) },
+    ]);
+    const stream = await r.create({ message: 'x' }, { owner: 'a' });
+    const sink = new CollectSink();
+    stream.attach(sink);
+    await sink.finished;
+    expect(sink.events.at(-1)).toMatchObject({ type: 'error', code: 'rate_limited', retry_after_ms: 30_000 });
+  });
+
   it('an unknown exception is an internal_error that leaks nothing', async () => {
     const { registry: r } = registry(() => [{ throw: new Error('secret sk-ant-123 at /srv/x.js') }]);
     const stream = await r.create({ message: 'x' }, { owner: 'a' });

@@ -57,6 +57,8 @@ export interface ErrorEvent {
   code: ErrorCode;
   message: string;
   retryable: boolean;
+  /** How long the upstream asked clients to wait before retrying, when it said. */
+  retry_after_ms?: number;
   usage: Usage;
 }
 export interface CancelledEvent {

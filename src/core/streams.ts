@@ -413,13 +413,15 @@ export class RelayStream {
   }
 
   private errorEvent(error: RelayError): ErrorEvent {
-    return {
+    const event: ErrorEvent = {
       type: 'error',
       code: error.code,
       message: error.message,
       retryable: error.retryable,
       usage: this.estimatedUsage(),
     };
+    if (error.retryAfterMs !== undefined) event.retry_after_ms = error.retryAfterMs;
+    return event;
   }
 
   private updateUsage(update: UsageUpdate): void {
