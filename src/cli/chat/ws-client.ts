@@ -25,6 +25,9 @@ export class WsChatClient implements ChatTransport {
     signal: AbortSignal,
   ): Promise<TerminalEvent> {
     const ws = await this.connect();
+    if (ws.readyState !== WebSocket.OPEN) {
+      throw new ChatError('connection_lost', 'the WebSocket to the relay is closed; send again to reconnect');
+    }
     const ref = `chat-${++this.refs}`;
     return new Promise<TerminalEvent>((resolve, reject) => {
       const cleanup = (): void => {
@@ -96,7 +99,8 @@ export class WsChatClient implements ChatTransport {
   }
 
   private connect(): Promise<WebSocket> {
-    this.socket ??= new Promise<WebSocket>((resolve, reject) => {
+    if (this.socket !== undefined) return this.socket;
+    const connecting = new Promise<WebSocket>((resolve, reject) => {
       const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/ws`;
       const ws = new WebSocket(wsUrl);
       const onError = (err: Error): void => {
@@ -106,6 +110,10 @@ export class WsChatClient implements ChatTransport {
       ws.once('error', onError);
       ws.once('open', () => {
         ws.off('error', onError);
+        // A socket the relay closed between answers is replaced on the next message.
+        ws.once('close', () => {
+          if (this.socket === connecting) this.socket = undefined;
+        });
         // Later socket errors end in 'close', which the answer in flight reports.
         ws.on('error', () => {});
         resolve(ws);
@@ -124,6 +132,7 @@ export class WsChatClient implements ChatTransport {
         );
       });
     });
-    return this.socket;
+    this.socket = connecting;
+    return connecting;
   }
 }
