@@ -5,7 +5,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BuiltinTarget } from './options.js';
-import { type ClientProcess, cpuMs, type ServerProcess, startClient, startServer } from './procs.js';
+import {
+  type ClientProcess,
+  cpuMs,
+  cpuMsOr0,
+  machineBusyMs,
+  type ServerProcess,
+  startClient,
+  startServer,
+} from './procs.js';
 import type { Job, JobResult, TargetSpec } from './protocol.js';
 
 /** What the simulator's `GET /_sim/requests` answers, the fields the bench reads. */
@@ -47,6 +55,11 @@ export interface Measured {
   /** Client-side wall time, first stream start to last stream end. */
   readonly wallMs: number;
   readonly clientCpuMs: number;
+  /**
+   * Cores' worth of CPU that processes other than the bench's used meanwhile (machine busy time
+   * from /proc/stat minus every bench process): the noise a shared machine adds.
+   */
+  readonly foreignCores: number;
   readonly tag: string;
 }
 
@@ -60,6 +73,8 @@ export class Harness {
   relay: ServerProcess | undefined;
   pipe: ServerProcess | undefined;
   private jobSeq = 0;
+  /** foreignCores of every measured job, for the report's noise line. */
+  readonly foreign: number[] = [];
   readonly runId = Date.now().toString(36);
 
   private constructor(
@@ -184,11 +199,17 @@ export class Harness {
     const job: Job = { type: 'job', jobId, tag, target: target.spec, ...spec };
     const cpu0 = target.pid === undefined ? 0 : cpuMs(target.pid);
     const sim0 = cpuMs(this.sim.pid);
+    const ours0 = this.ourCpuMs();
+    const busy0 = machineBusyMs();
+    const t0 = performance.now();
     const answer = this.client.next(jobId, 'result');
     this.client.send(job);
     const result = await withDeadline(answer, spec.timeoutMs + 15_000, `${scenario} ${label} job`);
     const targetCpuMs = target.pid === undefined ? null : cpuMs(target.pid) - cpu0;
     const simCpuMs = cpuMs(this.sim.pid) - sim0;
+    const foreignCores =
+      Math.max(0, machineBusyMs() - busy0 - (this.ourCpuMs() - ours0)) / (performance.now() - t0);
+    if (scenario !== 'warmup') this.foreign.push(foreignCores);
     this.file(scenario, target.name, rep, label, result);
     return {
       result,
@@ -196,8 +217,19 @@ export class Harness {
       simCpuMs,
       wallMs: Number(BigInt(result.endedNs) - BigInt(result.startedNs)) / 1e6,
       clientCpuMs: result.clientCpuUs / 1000,
+      foreignCores,
       tag,
     };
+  }
+
+  /** CPU ms of every bench process: this one, the simulator, relay, pipe and load client. */
+  private ourCpuMs(): number {
+    const self = process.cpuUsage();
+    let ms = (self.user + self.system) / 1000;
+    for (const pid of [this.sim.pid, this.relay?.pid, this.pipe?.pid, this.client.pid]) {
+      if (pid !== undefined) ms += cpuMsOr0(pid);
+    }
+    return ms;
   }
 
   /**

@@ -50,6 +50,8 @@ export interface BenchResult {
     /** Only the jobs with a failure (every job is counted above). */
     readonly failed: readonly Check[];
   };
+  /** CPU used by processes other than the bench's during measurements, in cores (a shared machine's noise). */
+  readonly background: { readonly medianCores: number | null; readonly maxCores: number | null };
   goals: Goal[];
   profile?: ProfileSummary;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { renderChart } from './chart.js';
 import { evaluateGoals } from './goals.js';
 import { Harness, sleep, withDeadline } from './harness.js';
+import { median, round } from './hist.js';
 import { type BenchOptions, describeSizes, type ScenarioName } from './options.js';
 import { clockTicks, killAll, trapExit } from './procs.js';
 import { newestProfile, summarizeProfile } from './profile.js';
@@ -105,6 +106,10 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
       gaps: checks.reduce((n, c) => n + c.gaps, 0),
       duplicates: checks.reduce((n, c) => n + c.duplicates, 0),
       failed: checks.filter((c) => c.ok !== c.streams),
+    },
+    background: {
+      medianCores: round(median(h?.foreign ?? [])),
+      maxCores: round((h?.foreign.length ?? 0) > 0 ? Math.max(...(h?.foreign ?? [])) : null),
     },
     goals: [],
   };

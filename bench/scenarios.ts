@@ -55,6 +55,8 @@ export interface LatencyRun {
   readonly simCpuMs: number;
   readonly clientCpuMs: number;
   readonly wallMs: number;
+  /** CPU other processes on the machine used meanwhile, in cores (see Measured). */
+  readonly foreignCores: number;
   readonly tokenHistogram: string;
 }
 
@@ -117,6 +119,7 @@ export async function latency(h: Harness): Promise<LatencyData> {
           simCpuMs: m.simCpuMs,
           clientCpuMs: m.clientCpuMs,
           wallMs: m.wallMs,
+          foreignCores: m.foreignCores,
           tokenHistogram: m.result.tokenLatencyUs,
         });
         await sleep(200);
@@ -168,6 +171,7 @@ export interface ThroughputRun {
   readonly cpuPer1k: number | null;
   readonly simCpuMs: number;
   readonly clientCpuMs: number;
+  readonly foreignCores: number;
 }
 
 export interface ThroughputRow {
@@ -211,6 +215,7 @@ export async function throughput(h: Harness): Promise<ThroughputData> {
         cpuPer1k: per1k(m.targetCpuMs, m.result.tokens),
         simCpuMs: m.simCpuMs,
         clientCpuMs: m.clientCpuMs,
+        foreignCores: m.foreignCores,
       });
       await sleep(200);
     }

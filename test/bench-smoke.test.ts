@@ -1,0 +1,134 @@
+/**
+ * The benchmark harness in its tiny `--smoke` mode, through the real CLI (`relay bench`), on the
+ * compiled build: the result's shape, every completeness check passed, the three files written,
+ * and no child process outliving the bench however it ends. No timing assertions.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/relay.js', import.meta.url));
+const dirs: string[] = [];
+
+function outDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function startBench(args: string[]): {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, [BIN, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  child.stdout?.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, stderr: () => err, exited };
+}
+
+/** The pids the bench announces on stderr (`… pid N …`). */
+function announcedPids(stderr: string): number[] {
+  return [...stderr.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return cond();
+}
+
+describe('relay bench --smoke', () => {
+  it('runs every smoke scenario, checks every stream and writes json, md and svg', async () => {
+    const dir = outDir();
+    const run = startBench(['--smoke', '--out', dir]);
+    const code = await run.exited;
+    expect(code, run.stderr()).toBe(0);
+
+    const json = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(json).toHaveLength(1);
+    const result = JSON.parse(readFileSync(join(dir, json[0]!), 'utf8'));
+    expect(result).toMatchObject({ version: 1, mode: 'smoke', reps: 1, errors: [] });
+    expect(result.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
+    expect(result.checks).toMatchObject({ ok: true, failedStreams: 0, gaps: 0, duplicates: 0 });
+    expect(result.checks.streams).toBeGreaterThan(0);
+    expect(Object.keys(result.scenarios).sort()).toEqual(['cancel', 'latency', 'resume', 'throughput']);
+
+    const { latency, throughput, cancel, resume } = result.scenarios;
+    const targets = ['direct', 'pipe', 'sse', 'ws'];
+    expect(latency.rows.map((r: { target: string }) => r.target)).toEqual([...targets, ...targets]);
+    for (const row of latency.rows) {
+      expect(row).toHaveProperty('addedP99');
+      expect(row).toHaveProperty('jitterP99');
+    }
+    expect(Object.keys(latency.curves)).toEqual(['1', '2']);
+    expect(throughput.rows.map((r: { target: string }) => r.target)).toEqual(targets);
+    for (const row of throughput.rows) expect(row.tokensPerSec).toBeGreaterThan(0);
+    expect(cancel.rows.map((r: { variant: string }) => r.variant).sort()).toEqual([
+      'direct disconnect',
+      'pipe disconnect',
+      'sse cancel route',
+      'sse disconnect (abort)',
+      'ws cancel frame',
+    ]);
+    for (const row of cancel.rows) expect(row.notClosed).toBe(0);
+    expect(resume.rows).toHaveLength(2);
+    for (const row of resume.rows) expect(row).toMatchObject({ gaps: 0, duplicates: 0, ok: row.streams });
+
+    const completeness = result.goals.find(
+      (g: { goal: string }) => g.goal === 'every stream complete and in order',
+    );
+    expect(completeness.met).toBe(true);
+
+    expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toContain('## Targets (issue 6)');
+    expect(readFileSync(join(dir, 'latest.svg'), 'utf8')).toMatch(
+      /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+    );
+    // Every child it started is gone.
+    const pids = announcedPids(run.stderr());
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    expect(await until(() => pids.every((p) => !alive(p)), 3000)).toBe(true);
+  }, 60_000);
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`leaves no child process behind when it gets ${signal} mid-run`, async () => {
+      const dir = outDir();
+      const run = startBench(['--smoke', '--out', dir]);
+      // Simulator, load client, relay and pipe are all up once the pipe is announced.
+      expect(await until(() => /pipe pid \d+/.test(run.stderr()), 30_000), run.stderr()).toBe(true);
+      const pids = announcedPids(run.stderr());
+      expect(pids.length).toBeGreaterThanOrEqual(4);
+      expect(pids.every(alive)).toBe(true);
+      run.child.kill(signal);
+      await run.exited;
+      // SIGTERM: the bench kills them; SIGKILL: each child leaves when its IPC channel closes.
+      expect(await until(() => pids.every((p) => !alive(p)), 5000), `alive: ${pids.filter(alive)}`).toBe(
+        true,
+      );
+      expect(existsSync(join(dir, 'latest.md'))).toBe(false);
+    }, 60_000);
+  }
+});
