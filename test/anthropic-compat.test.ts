@@ -216,6 +216,13 @@ describe('the connection between client and upstream', () => {
     expect(record.tokensSent).toBeLessThan(400);
   });
 
+  it("ends a stream whose upstream connection broke with Anthropic's error event, not a silent close", async () => {
+    const stream = client().messages.stream(ask('compat-reset [[sim tokens=20 reset_after=3]]'));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as APIError).message).toMatch(/upstream connection was lost/);
+  });
+
   it('strips hop-by-hop headers from what it forwards', async () => {
     const res = await fetch(`${relay.url}/v1/messages`, {
       method: 'POST',
