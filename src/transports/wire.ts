@@ -37,12 +37,12 @@ export function sseFrames(entries: readonly LogEntry[]): string {
 
 /**
  * The WebSocket message of an event: the log's JSON with `stream_id` (and `ref` on `start`)
- * spliced in front, so the event is never parsed or serialised again.
+ * spliced in front, so the event is never parsed or serialised again. `start` already carries its
+ * `stream_id`; adding it twice would make a duplicate JSON key.
  */
 export function wsMessage(entry: LogEntry, streamIdJson: string, refJson?: string): string {
-  const head =
-    refJson !== undefined && entry.event.type === 'start'
-      ? `{"stream_id":${streamIdJson},"ref":${refJson},`
-      : `{"stream_id":${streamIdJson},`;
-  return head + entry.json.slice(1);
+  if (entry.event.type === 'start') {
+    return refJson === undefined ? entry.json : `{"ref":${refJson},${entry.json.slice(1)}`;
+  }
+  return `{"stream_id":${streamIdJson},${entry.json.slice(1)}`;
 }
