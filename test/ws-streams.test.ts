@@ -86,6 +86,21 @@ describe('streams over one WebSocket', () => {
     }
   });
 
+  it('frames the start event with stream_id once and the ref, and every other event with stream_id first', async () => {
+    const client = await WsClient.open(wsUrl(relay.url));
+    const raw: string[] = [];
+    client.ws.on('message', (data) => raw.push(String(data)));
+    try {
+      const id = await client.start({ message: prompt('tokens=2') }, 'tag-1');
+      await client.untilTerminal(id);
+      expect(raw[0]).toMatch(/^\{"ref":"tag-1","type":"start",/);
+      expect(raw[0]?.split('"stream_id"')).toHaveLength(2);
+      for (const text of raw.slice(1)) expect(text.startsWith(`{"stream_id":"${id}","type":`)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('answers ping with pong echoing t', async () => {
     const client = await WsClient.open(wsUrl(relay.url));
     try {
