@@ -189,14 +189,12 @@ export class WsConnection {
 
   /** The stream if this client owns it; otherwise answers not_found (foreign ids look unknown). */
   private find(id: string): RelayStream | undefined {
-    const stream = this.options.registry.get(id, this.options.owner);
-    if (stream === undefined) {
-      this.sendError(
-        new RelayError('not_found', 'no such stream: it never existed, has expired or is not yours'),
-        { stream_id: id },
-      );
+    try {
+      return this.options.registry.require(id, this.options.owner);
+    } catch (err) {
+      this.sendError(this.reportable(err), { stream_id: id });
+      return undefined;
     }
-    return stream;
   }
 
   /**
