@@ -3,6 +3,7 @@
  * sent (bench/protocol.ts) and answers each with histograms and completeness counts. It exits
  * when the orchestrator goes away, so it can never outlive a run.
  */
+import { setMaxListeners } from 'node:events';
 import { encode, newHistogram } from './hist.js';
 import type { CancelTrace, Failure, FromClient, Job, JobResult, ToClient } from './protocol.js';
 import { type Collectors, runStream, type StreamOutcome } from './stream-run.js';
@@ -23,6 +24,8 @@ async function runJob(job: Job): Promise<JobResult> {
     base,
   };
   const timeout = new AbortController();
+  // Every stream of the job listens for the timeout.
+  setMaxListeners(0, timeout.signal);
   const timer = setTimeout(() => timeout.abort(), job.timeoutMs);
   const cpu0 = process.cpuUsage();
 

@@ -20,7 +20,10 @@ export interface Sizes {
     readonly pace: Pace;
     /** Streams per slot (more samples at low C). */
     readonly rounds: (c: number) => number;
-    /** Starts spread over this many ms, so C streams do not tick in lockstep. */
+    /**
+     * The first C starts are spread over this many ms (≤ 100 starts/s, at most 2 s): streams do
+     * not tick in lockstep, and a start storm is not what per-token latency measures (burst does).
+     */
     readonly spreadMs: (c: number) => number;
   };
   readonly throughput: { readonly streams: number; readonly pace: Pace };
@@ -42,7 +45,7 @@ const FULL: Sizes = {
     concurrency: [1, 10, 100, 1000],
     pace: { tokens: 200, ttftMs: 200, tps: 60 },
     rounds: (c) => (c === 1 ? 3 : 1),
-    spreadMs: (c) => (c > 1 ? c : 0),
+    spreadMs: (c) => Math.min(c * 10, 2000),
   },
   throughput: { streams: 20, pace: { tokens: 2000, ttftMs: 0, tps: 0 } },
   burst: { streams: 100, bursts: 3, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
@@ -64,7 +67,7 @@ const QUICK: Sizes = {
     concurrency: [1, 100],
     pace: { tokens: 100, ttftMs: 100, tps: 60 },
     rounds: (c) => (c === 1 ? 2 : 1),
-    spreadMs: (c) => (c > 1 ? c : 0),
+    spreadMs: (c) => Math.min(c * 10, 2000),
   },
   throughput: { streams: 20, pace: { tokens: 1000, ttftMs: 0, tps: 0 } },
   burst: { streams: 100, bursts: 2, pace: { tokens: 1, ttftMs: 0, tps: 0 } },

@@ -21,6 +21,7 @@ interface CpuProfile {
 
 export interface ProfileSummary {
   readonly file: string;
+  /** Busy (non-idle) time sampled. */
   readonly totalMs: number;
   readonly top: readonly { fn: string; where: string; selfMs: number; pct: number }[];
   readonly byModule: readonly { module: string; selfMs: number; pct: number }[];
@@ -31,6 +32,7 @@ function moduleOf(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm?.[1] !== undefined) return nm[1];
+  if (url.startsWith('node:internal/deps/')) return url.split('/').slice(0, 3).join('/');
   if (url.startsWith('node:')) return url.split('/').slice(0, 2).join('/');
   const ours = /\/dist\/(.+)$/.exec(url);
   return ours?.[1] ?? url;
@@ -49,6 +51,8 @@ export function summarizeProfile(file: string, topN = 20): ProfileSummary {
   const selfUs = new Map<number, number>();
   let total = 0;
   profile.samples.forEach((id, i) => {
+    // Idle samples are the process waiting: not CPU, left out of every share.
+    if (byId.get(id)?.callFrame.functionName === '(idle)') return;
     const dt = profile.timeDeltas[i] ?? 0;
     selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
     total += dt;
@@ -108,7 +112,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     process.exit(2);
   }
   const s = summarizeProfile(file, Number(n ?? 25));
-  process.stdout.write(`${s.file}: ${s.totalMs} ms sampled\n\nself ms   %     function (where)\n`);
+  process.stdout.write(`${s.file}: ${s.totalMs} ms busy sampled\n\nself ms   %     function (where)\n`);
   for (const t of s.top)
     process.stdout.write(
       `${String(t.selfMs).padStart(8)} ${String(t.pct).padStart(5)}  ${t.fn} (${t.where})\n`,

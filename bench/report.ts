@@ -227,7 +227,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
     out.push(
       '## Where relay CPU goes (throughput scenario under `--cpu-prof`)',
       '',
-      `${r.profile.totalMs} ms sampled.`,
+      `${r.profile.totalMs} ms of busy (non-idle) samples, process start-up included; shares are of that time.`,
       '',
       table(
         ['function', 'where', R('self ms'), R('%')],
