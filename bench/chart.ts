@@ -10,8 +10,18 @@ const colorOf = (t: string, all: readonly string[]): string =>
   COLORS[t] ?? EXTRA[Math.max(0, all.indexOf(t)) % EXTRA.length]!;
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v: number): string =>
-  v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  if (v >= 1000) return Math.round(v).toLocaleString('en-US');
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
+}
+
+/** The smallest 1, 2 or 5 × 10^k at or above v. */
+function niceCeil(v: number): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
 
 const W = 500;
 const H = 320;
@@ -90,7 +100,7 @@ interface Bar {
 function barPanel(p: Panel, title: string, unit: string, bars: readonly Bar[]): string {
   const values = bars.map((b) => b.value).filter((v): v is number => v !== null);
   if (values.length === 0) return frame(p, `${title}: no data`);
-  const max = Math.max(...values) * 1.15;
+  const max = niceCeil(Math.max(...values) * 1.1);
   const iw = W - M.l - M.r;
   const ih = H - M.t - M.b;
   const groups = [...new Set(bars.map((b) => b.group))];
@@ -176,10 +186,12 @@ export function renderChart(r: BenchResult): string {
     const paced = latency?.rows.find((x) => x.target === t && x.c === pacedC)?.cpuPer1k ?? null;
     const bulk = thr.find((x) => x.target === t)?.cpuPer1k ?? null;
     if (paced === null && bulk === null) continue;
-    cpuBars.push({ group: t, label: `paced C=${pacedC ?? '?'}`, value: paced, color: colorOf(t, order) });
+    cpuBars.push({ group: t, label: 'paced', value: paced, color: colorOf(t, order) });
     cpuBars.push({ group: t, label: 'bulk', value: bulk, color: `${colorOf(t, order)}99` });
   }
-  panels.push(barPanel(slots[3]!, 'Target process CPU per 1000 tokens', 'CPU ms', cpuBars));
+  panels.push(
+    barPanel(slots[3]!, `CPU per 1000 tokens: paced (C = ${pacedC ?? '?'}) and bulk`, 'CPU ms', cpuBars),
+  );
   const title = `relay benchmark (${r.mode}) — ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node} — ${r.startedAt.slice(0, 10)}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W + 30}" height="${2 * H + 60}" viewBox="0 0 ${2 * W + 30} ${2 * H + 60}" font-family="system-ui, sans-serif">`,

@@ -75,12 +75,12 @@ const QUICK: Sizes = {
   resume: { streams: 10, pace: { tokens: 60, ttftMs: 50, tps: 60 }, afterTokens: 20, pauseMs: 200 },
   memory: { levels: [1000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
   scenarioTimeoutMs: {
-    latency: 60_000,
-    throughput: 30_000,
-    burst: 30_000,
-    cancel: 30_000,
-    resume: 30_000,
-    memory: 60_000,
+    latency: 120_000,
+    throughput: 60_000,
+    burst: 60_000,
+    cancel: 60_000,
+    resume: 60_000,
+    memory: 120_000,
   },
 };
 
