@@ -5,8 +5,17 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamRegistry } from './core/streams.js';
 
+/** What a transport reports about its connections at scrape time. */
+export interface ConnectionStats {
+  readonly connections: number;
+  readonly streams: number;
+  readonly bufferedBytes: number;
+}
+
 export interface Metrics {
   readonly registry: Registry;
+  /** Reports the WebSocket endpoint's connections on every scrape. */
+  observeWebSocket(stats: () => ConnectionStats): void;
   /** Stops listening to the stream registry. */
   close(): void;
 }
@@ -76,5 +85,26 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     if (stream.firstContentAt !== undefined) ttft.observe((stream.firstContentAt - stream.startedAt) / 1000);
   });
 
-  return { registry, close: stop };
+  let wsStats: (() => ConnectionStats) | undefined;
+  const wsGauge = (name: string, help: string, pick: (s: ConnectionStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (wsStats) this.set(pick(wsStats()));
+      },
+    });
+  };
+  wsGauge('relay_ws_connections', 'Open WebSocket connections.', (s) => s.connections);
+  wsGauge('relay_ws_streams', 'Streams being written to WebSocket clients.', (s) => s.streams);
+  wsGauge('relay_ws_buffered_bytes', 'Bytes queued for WebSocket clients.', (s) => s.bufferedBytes);
+
+  return {
+    registry,
+    observeWebSocket(stats) {
+      wsStats = stats;
+    },
+    close: stop,
+  };
 }

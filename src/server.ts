@@ -130,6 +130,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
     logger,
   });
+  metrics.observeWebSocket(() => ws.stats());
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -28,5 +28,6 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/relay_tokens_total\{direction="output"\} 5/);
     expect(text).toContain('relay_streams_running 0');
     expect(text).toContain('relay_time_to_first_token_seconds_count 1');
+    expect(text).toContain('relay_ws_connections 0');
   });
 });

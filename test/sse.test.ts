@@ -354,6 +354,13 @@ describe('bad input', () => {
     expect(await wrong.json()).toMatchObject({ error: { code: 'method_not_allowed' } });
   });
 
+  it('answers 426 upgrade_required to plain HTTP on the WebSocket endpoint', async () => {
+    const res = await fetch(`${relay.url}/v1/ws`);
+    expect(res.status).toBe(426);
+    expect(res.headers.get('upgrade')).toBe('websocket');
+    expect(await res.json()).toMatchObject({ error: { code: 'upgrade_required' } });
+  });
+
   it('a flood of bad requests does not disturb a running stream', async () => {
     const res = await post({ message: prompt('tokens=50 tps=500') });
     const reading = readSse(res);

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'forbidden',
   'not_found',
   'method_not_allowed',
+  'upgrade_required',
   'payload_too_large',
   'conflict',
   'limit_exceeded',
@@ -73,6 +74,12 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     wsClose: 1008,
     description: 'The route exists but not with this HTTP method.',
   },
+  upgrade_required: {
+    status: 426,
+    retryable: false,
+    wsClose: 1008,
+    description: 'A plain HTTP request reached the WebSocket endpoint; connect with a WebSocket client.',
+  },
   payload_too_large: {
     status: 413,
     retryable: false,
@@ -89,7 +96,7 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     status: 429,
     retryable: false,
     wsClose: 4429,
-    description: 'A relay limit was hit (streams, conversations, turns, frames per second).',
+    description: 'A relay limit was hit (streams held, conversations, turns per conversation).',
   },
   rate_limited: {
     status: 429,

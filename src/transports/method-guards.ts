@@ -18,9 +18,20 @@ const ROUTES: readonly (readonly [string, string])[] = [
   ['/chat/stream', 'POST'],
   ['/health', 'GET'],
   ['/metrics', 'GET'],
+  ['/v1/ws', 'GET'],
 ];
 
 export function registerMethodGuards<E extends Env>(app: Hono<E>): void {
+  // Real upgrades never reach hono (the WebSocket server takes them on the `upgrade` event).
+  app.get('/v1/ws', () =>
+    errorResponse(
+      new RelayError(
+        'upgrade_required',
+        'GET /v1/ws is the WebSocket endpoint: connect with a WebSocket client',
+      ),
+      { upgrade: 'websocket', connection: 'upgrade' },
+    ),
+  );
   for (const [path, allow] of ROUTES) {
     app.all(path, (c) =>
       errorResponse(
