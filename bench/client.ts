@@ -18,6 +18,7 @@ async function runJob(job: Job): Promise<JobResult> {
   const base = process.hrtime.bigint();
   const c: Collectors = {
     ttft: newHistogram(),
+    ttftSent: newHistogram(),
     latency: newHistogram(),
     jitter: newHistogram(),
     replay: newHistogram(),
@@ -106,6 +107,7 @@ async function runJob(job: Job): Promise<JobResult> {
     gaps,
     duplicates,
     ttftUs: encode(c.ttft),
+    ttftSentUs: encode(c.ttftSent),
     tokenLatencyUs: encode(c.latency),
     jitterUs: encode(c.jitter),
     replayUs: encode(c.replay),

@@ -60,17 +60,23 @@ export function evaluateGoals(r: BenchResult): Goal[] {
       : [...latency.rows.map((x) => x.c)].filter((c) => c <= 100).sort((a, b) => b - a)[0];
 
   for (const t of TRANSPORTS) {
-    limit(
-      'added time to first token, p50 at C = 1',
+    const fresh = lat(
       t,
-      lat(
-        t,
-        (x) => x.addedTtftP50,
-        (c) => c === 1,
-      ),
-      2,
-      ' ms',
+      (x) => x.addedTtftP50,
+      (c) => c === 1,
     );
+    const open = lat(
+      t,
+      (x) => x.addedTtftSentP50,
+      (c) => c === 1,
+    );
+    goals.push({
+      goal: 'added time to first token, p50 at C = 1 (fresh connection per stream)',
+      transport: t,
+      measured: `${f(fresh, ' ms')} (on an open connection: ${f(open, ' ms')})`,
+      limit: '≤ 2 ms',
+      met: fresh === null ? null : fresh <= 2,
+    });
   }
   for (const t of TRANSPORTS) {
     limit(

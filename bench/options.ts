@@ -123,8 +123,9 @@ export interface BenchOptions {
   readonly sizes: Sizes;
   /** Where results go; default `bench/results` in the repository. */
   readonly outDir: string;
-  /** Write the relay's CPU profile of the throughput scenario here. */
+  /** Write the relay's CPU profile of one scenario (`cpuProfScenario`) here. */
   readonly cpuProfDir: string | undefined;
+  readonly cpuProfScenario: ScenarioName;
   /** The command as a user would retype it. */
   readonly command: string;
 }
@@ -142,7 +143,8 @@ Flags:
   --target [NAME=]URL   also measure another relay speaking Anthropic's /v1/messages (repeatable);
                         its requests carry BENCH_TARGET_API_KEY as x-api-key when set
   --out DIR             results directory (default bench/results)
-  --cpu-prof DIR        run the relay under --cpu-prof during the throughput scenario, profile to DIR
+  --cpu-prof DIR        run the relay under --cpu-prof during one scenario, profile to DIR
+  --cpu-prof-scenario S the scenario to profile (default throughput; latency = the paced case)
   -h, --help            this text
 
 Writes DIR/<ISO date>.json (raw), DIR/latest.md (summary) and DIR/latest.svg (chart). Exits 1 when
@@ -184,6 +186,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       target: { type: 'string', multiple: true },
       out: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'cpu-prof-scenario': { type: 'string', default: 'throughput' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -228,6 +231,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     sizes: mode === 'full' ? FULL : mode === 'quick' ? QUICK : SMOKE,
     outDir: values.out ?? `${repoRoot()}bench/results`,
     cpuProfDir: values['cpu-prof'],
+    cpuProfScenario: list(values['cpu-prof-scenario'], SCENARIOS, 'cpu-prof-scenario')[0] ?? 'throughput',
     command,
   };
 }

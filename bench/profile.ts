@@ -21,6 +21,8 @@ interface CpuProfile {
 
 export interface ProfileSummary {
   readonly file: string;
+  /** The bench scenario it was taken in (set by the bench). */
+  scenario?: string;
   /** Busy (non-idle) time sampled. */
   readonly totalMs: number;
   readonly top: readonly { fn: string; where: string; selfMs: number; pct: number }[];

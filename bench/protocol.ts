@@ -103,6 +103,8 @@ export interface JobResult {
   readonly duplicates: number;
   /** HDR histograms (µs), compressed base64: time to first token, per-token latency, jitter, resume. */
   readonly ttftUs: string;
+  /** TTFT from the request leaving on an established connection (WebSocket: the `start` frame). */
+  readonly ttftSentUs: string;
   readonly tokenLatencyUs: string;
   readonly jitterUs: string;
   readonly replayUs: string;

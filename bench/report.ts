@@ -70,7 +70,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
     out.push(
       `## 1. Latency (${paceText(latency.pace)})`,
       '',
-      'Milliseconds. TTFT from the request leaving the client (connection setup included). Per-token latency = receipt − emission; jitter = |receipt gap − emission gap| between consecutive tokens. CPU: the relay (sse, ws) or pipe process, per 1000 tokens delivered.',
+      'Milliseconds. TTFT from the client starting the request, connection setup included (a fresh connection per stream); "… open conn." = added TTFT with connection setup left out on both sides (from the request leaving the connected socket; WebSocket: from the `start` frame on the open socket). Per-token latency = receipt − emission; jitter = |receipt gap − emission gap| between consecutive tokens. CPU: the relay (sse, ws) or pipe process, per 1000 tokens delivered.',
       '',
       table(
         [
@@ -78,6 +78,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
           'target',
           R('TTFT p50'),
           R('added TTFT p50'),
+          R('… open conn.'),
           R('token p50'),
           R('token p99'),
           R('added p50'),
@@ -93,6 +94,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
           x.target,
           num(x.ttftP50),
           x.target === 'direct' ? '–' : num(x.addedTtftP50),
+          x.target === 'direct' ? '–' : num(x.addedTtftSentP50),
           num(x.tokenP50),
           num(x.tokenP99),
           x.target === 'direct' ? '–' : num(x.addedP50),
@@ -225,7 +227,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
   }
   if (r.profile) {
     out.push(
-      '## Where relay CPU goes (throughput scenario under `--cpu-prof`)',
+      `## Where relay CPU goes (${r.profile.scenario} scenario under \`--cpu-prof\`)`,
       '',
       `${r.profile.totalMs} ms of busy (non-idle) samples, process start-up included; shares are of that time.`,
       '',

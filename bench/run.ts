@@ -115,7 +115,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
   };
   if (opts.cpuProfDir !== undefined) {
     const file = newestProfile(opts.cpuProfDir, started.getTime());
-    if (file !== undefined) result.profile = summarizeProfile(file);
+    if (file !== undefined) result.profile = { ...summarizeProfile(file), scenario: opts.cpuProfScenario };
   }
   result.goals = evaluateGoals(result);
 

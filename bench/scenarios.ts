@@ -15,6 +15,7 @@ import {
   percentiles,
   recordNs,
 } from './hist.js';
+import type { ScenarioName } from './options.js';
 import { cpuMs, rssBytes } from './procs.js';
 import type { CancelHow, Pace } from './protocol.js';
 import { promptIndex } from './protocol.js';
@@ -27,9 +28,13 @@ function durationMs(p: Pace): number {
 const per1k = (cpu: number | null, tokens: number): number | null =>
   cpu === null || tokens === 0 ? null : (cpu * 1000) / tokens;
 
-async function prepare(h: Harness, relayFlags: readonly string[] = []): Promise<Target[]> {
+/** Starts this scenario's relay (under --cpu-prof when it is the profiled one) and pipe; warms up. */
+async function prepare(h: Harness, scenario: ScenarioName): Promise<Target[]> {
   const names = h.opts.targets;
-  if (names.includes('sse') || names.includes('ws')) await h.startRelay(relayFlags);
+  const prof = h.opts.cpuProfDir;
+  const flags =
+    prof !== undefined && h.opts.cpuProfScenario === scenario ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
+  if (names.includes('sse') || names.includes('ws')) await h.startRelay(flags);
   if (names.includes('pipe')) await h.startPipe();
   const targets = h.targets();
   await h.warmUp(targets);
@@ -48,6 +53,8 @@ export interface LatencyRun {
   readonly streams: number;
   readonly tokens: number;
   readonly ttft: Percentiles;
+  /** TTFT from the request leaving on an established connection (WebSocket: the `start` frame). */
+  readonly ttftSent: Percentiles;
   readonly token: Percentiles;
   readonly jitter: Percentiles;
   readonly cpuMs: number | null;
@@ -66,6 +73,8 @@ export interface LatencyRow {
   readonly ttftP50: number | null;
   readonly addedTtftP50: number | null;
   readonly addedTtftP99: number | null;
+  /** Added TTFT p50 without connection setup on either side (WebSocket: from the `start` frame). */
+  readonly addedTtftSentP50: number | null;
   readonly tokenP50: number | null;
   readonly tokenP99: number | null;
   readonly addedP50: number | null;
@@ -89,7 +98,7 @@ const diff = (a: number | null, b: number | null): number | null => (a === null 
 
 export async function latency(h: Harness): Promise<LatencyData> {
   const s = h.opts.sizes.latency;
-  const targets = await prepare(h);
+  const targets = await prepare(h, 'latency');
   const runs: LatencyRun[] = [];
   for (const c of s.concurrency) {
     const rounds = s.rounds(c);
@@ -112,6 +121,7 @@ export async function latency(h: Harness): Promise<LatencyData> {
           streams: c * rounds,
           tokens: m.result.tokens,
           ttft: percentiles(decode(m.result.ttftUs)),
+          ttftSent: percentiles(decode(m.result.ttftSentUs)),
           token: percentiles(decode(m.result.tokenLatencyUs)),
           jitter: percentiles(decode(m.result.jitterUs)),
           cpuMs: m.targetCpuMs,
@@ -143,6 +153,7 @@ export async function latency(h: Harness): Promise<LatencyData> {
         ttftP50: median(mine.map((r) => r.ttft.p50)),
         addedTtftP50: added((r) => r.ttft.p50),
         addedTtftP99: added((r) => r.ttft.p99),
+        addedTtftSentP50: added((r) => r.ttftSent.p50),
         tokenP50: median(mine.map((r) => r.token.p50)),
         tokenP99: median(mine.map((r) => r.token.p99)),
         addedP50: added((r) => r.token.p50),
@@ -191,8 +202,7 @@ export interface ThroughputData {
 
 export async function throughput(h: Harness): Promise<ThroughputData> {
   const s = h.opts.sizes.throughput;
-  const prof = h.opts.cpuProfDir;
-  const targets = await prepare(h, prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]);
+  const targets = await prepare(h, 'throughput');
   const runs: ThroughputRun[] = [];
   for (const rep of reps(h)) {
     for (const target of rotate(targets, rep)) {
@@ -267,7 +277,7 @@ export interface BurstData {
 
 export async function burst(h: Harness): Promise<BurstData> {
   const s = h.opts.sizes.burst;
-  const targets = await prepare(h);
+  const targets = await prepare(h, 'burst');
   const runs: BurstRun[] = [];
   for (const rep of reps(h)) {
     for (const target of rotate(targets, rep)) {
@@ -363,7 +373,7 @@ export interface CancelData {
 
 export async function cancel(h: Harness): Promise<CancelData> {
   const s = h.opts.sizes.cancel;
-  const targets = await prepare(h);
+  const targets = await prepare(h, 'cancel');
   const variants: CancelVariant[] = [];
   for (const t of targets) {
     if (t.name === 'ws') variants.push({ name: 'ws cancel frame', target: t, how: 'ws-cancel' });
@@ -471,7 +481,7 @@ export interface ResumeData {
 
 export async function resume(h: Harness): Promise<ResumeData> {
   const s = h.opts.sizes.resume;
-  const targets = (await prepare(h)).filter((t) => t.name === 'sse' || t.name === 'ws');
+  const targets = (await prepare(h, 'resume')).filter((t) => t.name === 'sse' || t.name === 'ws');
   const runs: ResumeRun[] = [];
   for (const rep of reps(h)) {
     for (const target of rotate(targets, rep)) {

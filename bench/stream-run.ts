@@ -20,6 +20,8 @@ import {
 /** What a job's streams record into. */
 export interface Collectors {
   readonly ttft: Histogram;
+  /** TTFT from the request leaving on an open connection (WebSocket: the `start` frame). */
+  readonly ttftSent: Histogram;
   readonly latency: Histogram;
   readonly jitter: Histogram;
   readonly replay: Histogram;
@@ -72,6 +74,7 @@ export function runStream(
     let replayFrom: bigint | undefined;
     let cancel: { atNs: bigint; seen: number } | undefined;
     let firstProblem: string | undefined;
+    let sentNs: bigint | undefined;
 
     const onAbort = (): void => finish(false, 'timeout');
     hooks.signal.addEventListener('abort', onAbort, { once: true });
@@ -118,8 +121,11 @@ export function runStream(
         }
         const emit = Number(BigInt(m[2]!) - c.base);
         recordNs(c.latency, recv - emit);
-        if (lastSeq === 0) recordNs(c.ttft, Number(now - startNs));
-        else if (replayFrom === undefined) recordNs(c.jitter, Math.abs(recv - prevRecv - (emit - prevEmit)));
+        if (lastSeq === 0) {
+          recordNs(c.ttft, Number(now - startNs));
+          if (sentNs !== undefined) recordNs(c.ttftSent, Number(now - sentNs));
+        } else if (replayFrom === undefined)
+          recordNs(c.jitter, Math.abs(recv - prevRecv - (emit - prevEmit)));
         lastSeq = seq;
         tokens++;
         prevRecv = recv;
@@ -193,6 +199,9 @@ export function runStream(
       return {
         opened(id) {
           if (gen === generation && id !== undefined) streamId ??= id;
+        },
+        sent(now) {
+          if (gen === 1) sentNs ??= now;
         },
         event(type, seq, body, now) {
           if (gen !== generation || finished) return;

@@ -15,6 +15,8 @@ export interface Handlers {
   event(type: string, seq: number | undefined, body: string, now: bigint): void;
   /** The transport ended; `error` when it ended abnormally (status, reset, close code). */
   closed(error: string | undefined): void;
+  /** The connection is up and the request is going out (TTFT without connection setup starts here). */
+  sent?(now: bigint): void;
 }
 
 export interface Conn {
@@ -123,6 +125,7 @@ function request(
     readSse(res, anthropic, { opened: h.opened, event: h.event, closed });
   });
   req.on('error', (err) => closed(err.message));
+  req.once('socket', (socket) => socket.once('connect', () => h.sent?.(process.hrtime.bigint())));
   req.end(body);
   return { drop: () => req.destroy() };
 }
@@ -221,7 +224,10 @@ export function relayWs(target: TargetSpec, first: object, h: Handlers): Conn {
     done = true;
     h.closed(error);
   };
-  ws.on('open', () => ws.send(JSON.stringify(first)));
+  ws.on('open', () => {
+    h.sent?.(process.hrtime.bigint());
+    ws.send(JSON.stringify(first));
+  });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     const now = process.hrtime.bigint();
     const text = isBinary ? '' : data.toString();
