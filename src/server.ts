@@ -45,6 +45,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
   let passthrough: ApiPassthrough | undefined;
+  let adapter: AnthropicUpstream | undefined;
   if (upstream === undefined) {
     let apiKey = config.anthropicApiKey;
     let baseURL = config.anthropicBaseUrl;
@@ -57,7 +58,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       baseURL = simulated.url;
     }
     passthrough = new SdkPassthrough({ apiKey, ...(baseURL === '' ? {} : { baseURL }) });
-    upstream = new AnthropicUpstream({
+    adapter = new AnthropicUpstream({
       apiKey,
       ...(baseURL === '' ? {} : { baseURL }),
       firstTokenTimeoutMs: config.firstTokenTimeoutMs,
@@ -69,6 +70,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
         maxDelayMs: config.retryMaxDelayMs,
       },
     });
+    upstream = adapter;
   }
 
   const conversations = new Conversations({
@@ -150,6 +152,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
         });
         server.closeIdleConnections();
       });
+      adapter?.close();
       await simulated?.close();
     })();
     return closing;

@@ -17,10 +17,11 @@
  * - Abort (the stream's signal) ends the iteration quietly, wherever it lands: in the request, the
  *   body or a backoff sleep.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import type { UpstreamRequest } from '../core/request.js';
 import { Deadline, linkAbort, sleep } from '../core/signals.js';
 import type { Upstream, UpstreamEvent } from '../core/upstream.js';
+import { createNodeFetch, type NodeFetch, takeNodeBody } from './node-fetch.js';
 import {
   type AttemptFailure,
   classifyFailure,
@@ -30,7 +31,8 @@ import {
   timeoutFailure,
   truncatedFailure,
 } from './retry-policy.js';
-import { mapRawEvent, newMapperState } from './sdk-events.js';
+import { type MapperState, mapRawEvent, newMapperState } from './sdk-events.js';
+import { SseDecoder, type SseMessage } from './sse-decoder.js';
 
 export interface AnthropicUpstreamOptions {
   readonly apiKey: string;
@@ -49,17 +51,25 @@ export class AnthropicUpstream implements Upstream {
   private readonly options: AnthropicUpstreamOptions;
   private readonly secrets: readonly string[];
   private readonly random: () => number;
+  private readonly http: NodeFetch;
 
   constructor(options: AnthropicUpstreamOptions) {
     this.options = options;
     this.secrets = [options.apiKey];
     this.random = options.random ?? Math.random;
+    this.http = createNodeFetch();
     // The relay owns retries (it must not retry after content was sent), so the SDK never retries.
     this.client = new Anthropic({
       apiKey: options.apiKey,
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       maxRetries: 0,
+      fetch: this.http.fetch,
     });
+  }
+
+  /** Closes the pooled upstream connections. */
+  close(): void {
+    this.http.close();
   }
 
   /**
@@ -94,26 +104,31 @@ export class AnthropicUpstream implements Upstream {
       let failed: AttemptFailure | undefined;
       try {
         if (!contentSent) firstToken.reset();
-        const events = await this.client.messages.create(body, { signal: link.signal });
+        // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
+        // the body is read here, straight from the socket (see node-fetch.ts).
+        const response = await this.client.messages.create(body, { signal: link.signal }).asResponse();
         lastEventAt = performance.now();
         idle.reset();
         const state = newMapperState();
-        for await (const raw of events) {
+        const decoder = new SseDecoder();
+        for await (const chunk of bodyChunks(response)) {
+          // Any bytes count as life for the idle clock, pings included.
           lastEventAt = performance.now();
-          const event = mapRawEvent(raw, state);
-          if (event === undefined) continue;
-          if (event.type === 'done') {
+          for (const message of decoder.push(chunk)) {
+            const event = toUpstreamEvent(message, state, response.headers);
+            if (event === undefined) continue;
+            if (event.type === 'done') {
+              yield event;
+              return;
+            }
+            // Besides usage and done, the mapper yields only content events.
+            if (!contentSent && event.type !== 'usage') {
+              contentSent = true;
+              firstToken.clear();
+            }
             yield event;
-            return;
           }
-          // Besides usage and done, the mapper yields only content events.
-          if (!contentSent && event.type !== 'usage') {
-            contentSent = true;
-            firstToken.clear();
-          }
-          yield event;
         }
-        // The SDK ends its iteration quietly on abort: ours (a deadline) or the stream's.
         if (signal.aborted) return;
         if (timedOut === undefined) failed = truncatedFailure();
       } catch (err) {
@@ -142,5 +157,49 @@ export class AnthropicUpstream implements Upstream {
       yield { type: 'retry', attempt, delay_ms: decision.delayMs, reason: failed.reason };
       if (!(await sleep(decision.delayMs, signal))) return;
     }
+  }
+}
+
+/** The response body's chunks: the Node stream when node-fetch kept it aside, else the web body. */
+function bodyChunks(response: Response): AsyncIterable<Uint8Array> {
+  // Node's web ReadableStream is async-iterable; the DOM typings do not say so.
+  return takeNodeBody(response) ?? (response.body as AsyncIterable<Uint8Array> | null) ?? EMPTY_BODY;
+}
+
+const EMPTY_BODY: AsyncIterable<Uint8Array> = {
+  async *[Symbol.asyncIterator]() {},
+};
+
+/**
+ * One SSE message of an Anthropic stream → an upstream event, as the SDK's own `Stream` reads it:
+ * `ping` and unnamed messages are passed over, an `error` message throws the APIError the SDK
+ * would throw, anything else is a JSON event for the mapper.
+ */
+function toUpstreamEvent(
+  message: SseMessage,
+  state: MapperState,
+  headers: Headers,
+): UpstreamEvent | undefined {
+  switch (message.event) {
+    case null:
+    case 'ping':
+      return undefined;
+    case 'error': {
+      const parsed = parseJson(message.data) as { error?: { type?: string } } | undefined;
+      const type = parsed?.error?.type;
+      throw new APIError(undefined, parsed ?? message.data, undefined, headers, type as APIError['type']);
+    }
+    default: {
+      if (message.data === '') return undefined;
+      return mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
