@@ -17,8 +17,8 @@ function send(msg: FromClient): void {
 async function runJob(job: Job): Promise<JobResult> {
   const base = process.hrtime.bigint();
   const c: Collectors = {
-    ttft: newHistogram(),
-    ttftSent: newHistogram(),
+    ttft: newHistogram(4),
+    ttftSent: newHistogram(4),
     latency: newHistogram(),
     jitter: newHistogram(),
     replay: newHistogram(),

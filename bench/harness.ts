@@ -194,6 +194,7 @@ export class Harness {
     target: Target,
     spec: Omit<Job, 'type' | 'jobId' | 'tag' | 'target'>,
   ): Promise<Measured> {
+    this.assertAlive();
     const jobId = ++this.jobSeq;
     const tag = `b${this.runId}j${jobId}`;
     const job: Job = { type: 'job', jobId, tag, target: target.spec, ...spec };
@@ -205,12 +206,13 @@ export class Harness {
     const answer = this.client.next(jobId, 'result');
     this.client.send(job);
     const result = await withDeadline(answer, spec.timeoutMs + 15_000, `${scenario} ${label} job`);
+    this.file(scenario, target.name, rep, label, result);
+    this.assertAlive();
     const targetCpuMs = target.pid === undefined ? null : cpuMs(target.pid) - cpu0;
     const simCpuMs = cpuMs(this.sim.pid) - sim0;
     const foreignCores =
       Math.max(0, machineBusyMs() - busy0 - (this.ourCpuMs() - ours0)) / (performance.now() - t0);
     if (scenario !== 'warmup') this.foreign.push(foreignCores);
-    this.file(scenario, target.name, rep, label, result);
     return {
       result,
       targetCpuMs,
@@ -220,6 +222,19 @@ export class Harness {
       foreignCores,
       tag,
     };
+  }
+
+  /** Throws, naming the process, its exit and its last output, when a server died. */
+  assertAlive(): void {
+    for (const server of [this.sim, this.relay, this.pipe]) {
+      const child = server?.child;
+      if (server === undefined || child === undefined) continue;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `the ${server.name} process exited (${child.exitCode ?? child.signalCode}); its last output:\n${server.tail().slice(-1500)}`,
+        );
+      }
+    }
   }
 
   /** CPU ms of every bench process: this one, the simulator, relay, pipe and load client. */

@@ -145,9 +145,11 @@ Flags:
   --out DIR             results directory (default bench/results)
   --cpu-prof DIR        run the relay under --cpu-prof during one scenario, profile to DIR
   --cpu-prof-scenario S the scenario to profile (default throughput; latency = the paced case)
+  --render FILE.json    only rewrite the summary and chart of a raw result (after a report change)
   -h, --help            this text
 
-Writes DIR/<ISO date>.json (raw), DIR/latest.md (summary) and DIR/latest.svg (chart). Exits 1 when
+Writes DIR/<ISO date>.json (raw), DIR/latest.md (summary) and DIR/latest.svg (chart); quick and
+smoke runs write latest-quick.* / latest-smoke.* instead. Exits 1 when
 any stream lost, duplicated or reordered a token, or a scenario failed.
 `;
 

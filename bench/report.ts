@@ -1,4 +1,4 @@
-/** The Markdown summary (`latest.md`): the machine, the command, the targets, one table per scenario. */
+/** The Markdown summary (`latest.md`, `latest-quick.md` …): the machine, the command, the targets, one table per scenario. */
 import { basename } from 'node:path';
 import type { BenchResult } from './result.js';
 
@@ -27,7 +27,7 @@ function paceText(p: { tokens: number; ttftMs: number; tps: number }): string {
   return `${p.tokens} tokens, first after ${p.ttftMs} ms, ${p.tps === 0 ? 'then no delay' : `then ${p.tps} tok/s`}`;
 }
 
-export function renderMarkdown(r: BenchResult, jsonPath: string): string {
+export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'latest.svg'): string {
   const out: string[] = [];
   const { latency, throughput, burst, cancel, resume, memory } = r.scenarios;
   const verdict = r.checks.ok
@@ -49,7 +49,11 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
       .join('')}.`,
     '',
   );
-  for (const e of r.errors) out.push(`> **Scenario ${e.scenario} failed:** ${e.message}`, '');
+  for (const e of r.errors) {
+    const [first, ...rest] = e.message.split('\n');
+    out.push(`> **Scenario ${e.scenario} failed:** ${first}`, '');
+    if (rest.length > 0) out.push('```', ...rest, '```', '');
+  }
 
   out.push('## Targets (issue 6)', '');
   out.push(
@@ -260,6 +264,6 @@ export function renderMarkdown(r: BenchResult, jsonPath: string): string {
       '',
     );
   }
-  out.push('![latency and CPU chart](latest.svg)', '');
+  out.push(`![latency and CPU chart](${chartFile})`, '');
   return out.join('\n');
 }

@@ -1,12 +1,13 @@
 /**
  * The orchestrator behind `relay bench`: runs the selected scenarios each under its own time
  * limit, gathers the completeness checks, evaluates issue 6's targets, and writes
- * `<out>/<ISO date>.json`, `<out>/latest.md` and `<out>/latest.svg`. Every child process dies with
+ * `<out>/<ISO date>.json`, `<out>/latest.md` and `<out>/latest.svg` (`latest-quick.*`,
+ * `latest-smoke.*` for the smaller modes). Every child process dies with
  * it, whichever way it ends.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { renderChart } from './chart.js';
 import { evaluateGoals } from './goals.js';
 import { Harness, sleep, withDeadline } from './harness.js';
@@ -122,8 +123,24 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
   mkdirSync(opts.outDir, { recursive: true });
   const jsonPath = join(opts.outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
-  const markdown = renderMarkdown(result, jsonPath);
-  writeFileSync(join(opts.outDir, 'latest.md'), markdown);
-  writeFileSync(join(opts.outDir, 'latest.svg'), renderChart(result));
-  return { result, jsonPath, markdown };
+  return { result, jsonPath, markdown: writeSummary(result, jsonPath) };
+}
+
+/** `latest` for a full run; a quick or smoke run never overwrites the full run's summary. */
+export function summaryName(mode: BenchResult['mode']): string {
+  return mode === 'full' ? 'latest' : `latest-${mode}`;
+}
+
+/** Writes `<name>.md` and `<name>.svg` beside the raw JSON; returns the Markdown. */
+export function writeSummary(result: BenchResult, jsonPath: string): string {
+  const name = summaryName(result.mode);
+  const markdown = renderMarkdown(result, jsonPath, `${name}.svg`);
+  writeFileSync(join(dirname(jsonPath), `${name}.md`), markdown);
+  writeFileSync(join(dirname(jsonPath), `${name}.svg`), renderChart(result));
+  return markdown;
+}
+
+/** `relay bench --render FILE.json`: the summary and chart again, from a raw result. */
+export function renderFromJson(jsonPath: string): string {
+  return writeSummary(JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResult, jsonPath);
 }

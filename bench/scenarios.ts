@@ -300,7 +300,7 @@ export async function burst(h: Harness): Promise<BurstData> {
       // Measured across the bursts and the pauses between them: what the starts cost in total.
       const cpu = target.pid === undefined ? null : cpuMs(target.pid) - cpu0;
       const ttfts = measured.map((m) => decode(m.result.ttftUs));
-      const all = merge(ttfts.map(encode));
+      const all = merge(ttfts.map(encode), 4);
       runs.push({
         target: target.name,
         rep,

@@ -103,8 +103,8 @@ describe('relay bench --smoke', () => {
     );
     expect(completeness.met).toBe(true);
 
-    expect(readFileSync(join(dir, 'latest.md'), 'utf8')).toContain('## Targets (issue 6)');
-    expect(readFileSync(join(dir, 'latest.svg'), 'utf8')).toMatch(
+    expect(readFileSync(join(dir, 'latest-smoke.md'), 'utf8')).toContain('## Targets (issue 6)');
+    expect(readFileSync(join(dir, 'latest-smoke.svg'), 'utf8')).toMatch(
       /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
     );
     // Every child it started is gone.
@@ -128,7 +128,7 @@ describe('relay bench --smoke', () => {
       expect(await until(() => pids.every((p) => !alive(p)), 5000), `alive: ${pids.filter(alive)}`).toBe(
         true,
       );
-      expect(existsSync(join(dir, 'latest.md'))).toBe(false);
+      expect(existsSync(join(dir, 'latest-smoke.md'))).toBe(false);
     }, 60_000);
   }
 });

@@ -3,9 +3,15 @@
  * The harness lives in bench/; this is its command-line face.
  */
 import { BENCH_HELP, parseBenchArgs } from '../../bench/options.js';
-import { runBenchmark } from '../../bench/run.js';
+import { renderFromJson, runBenchmark } from '../../bench/run.js';
 
 export async function runBench(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const at = argv.indexOf('--render');
+  if (at >= 0 && argv[at + 1] !== undefined) {
+    renderFromJson(argv[at + 1]!);
+    process.stderr.write(`relay bench: summary and chart rewritten beside ${argv[at + 1]}\n`);
+    return 0;
+  }
   const opts = parseBenchArgs(argv, env);
   if (opts === 'help') {
     process.stdout.write(BENCH_HELP);
