@@ -474,7 +474,8 @@ export class RelayStream {
     if (this.log.ended) return;
     this.clearTimers();
     // Abort before appending, so the upstream's socket is closing while clients read the receipt.
-    if (!this.controller.signal.aborted) this.controller.abort();
+    // After `done` the upstream has finished on its own: no abort, so its connection can be reused.
+    if (event.type !== 'done' && !this.controller.signal.aborted) this.controller.abort();
     this.log.append(event);
     this.retentionTimer = setTimeout(this.expire, this.config.retentionMs);
     this.retentionTimer.unref();

@@ -102,6 +102,8 @@ export class AnthropicUpstream implements Upstream {
         else idle.reset(idleMs - quiet);
       });
       let failed: AttemptFailure | undefined;
+      let reader: ReturnType<typeof bodyChunks> | undefined;
+      let finished = false;
       try {
         if (!contentSent) firstToken.reset();
         // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
@@ -111,13 +113,15 @@ export class AnthropicUpstream implements Upstream {
         idle.reset();
         const state = newMapperState();
         const decoder = new SseDecoder();
-        for await (const chunk of bodyChunks(response)) {
+        reader = bodyChunks(response);
+        for await (const chunk of reader.chunks) {
           // Any bytes count as life for the idle clock, pings included.
           lastEventAt = performance.now();
           for (const message of decoder.push(chunk)) {
             const event = toUpstreamEvent(message, state, response.headers);
             if (event === undefined) continue;
             if (event.type === 'done') {
+              finished = true;
               yield event;
               return;
             }
@@ -135,6 +139,7 @@ export class AnthropicUpstream implements Upstream {
         if (signal.aborted) return;
         if (timedOut === undefined) failed = classifyFailure(err, this.secrets);
       } finally {
+        reader?.release(finished);
         firstToken.clear();
         idle.clear();
         link.dispose();
@@ -160,10 +165,29 @@ export class AnthropicUpstream implements Upstream {
   }
 }
 
-/** The response body's chunks: the Node stream when node-fetch kept it aside, else the web body. */
-function bodyChunks(response: Response): AsyncIterable<Uint8Array> {
+/**
+ * The response body's chunks: the Node stream when node-fetch kept it aside, else the web body.
+ * `release(finished)`: after `message_stop` only the body's terminator is left, so the body is
+ * drained and its keep-alive socket goes back to the pool; otherwise (a consumer that stopped
+ * early, a failure) it is destroyed, which closes the upstream request at once.
+ */
+function bodyChunks(response: Response): {
+  chunks: AsyncIterable<Uint8Array>;
+  release(finished: boolean): void;
+} {
+  const node = takeNodeBody(response);
+  if (node !== undefined) {
+    return {
+      chunks: node.iterator({ destroyOnReturn: false }),
+      release: (finished) => {
+        if (node.readableEnded || node.destroyed) return;
+        if (finished) node.resume();
+        else node.destroy();
+      },
+    };
+  }
   // Node's web ReadableStream is async-iterable; the DOM typings do not say so.
-  return takeNodeBody(response) ?? (response.body as AsyncIterable<Uint8Array> | null) ?? EMPTY_BODY;
+  return { chunks: (response.body as AsyncIterable<Uint8Array> | null) ?? EMPTY_BODY, release: () => {} };
 }
 
 const EMPTY_BODY: AsyncIterable<Uint8Array> = {

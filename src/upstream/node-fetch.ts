@@ -85,6 +85,9 @@ function toResponse(res: IncomingMessage, head: boolean): Response {
   const headers = new Headers();
   const raw = res.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  // A reader sees failures through its own iteration; with none attached (a body left unread,
+  // or one that ended before an abort) an 'error' must not take the process down.
+  res.on('error', () => {});
   const status = res.statusCode ?? 502;
   const empty = head || status === 204 || status === 304;
   if (empty) res.resume();
