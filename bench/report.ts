@@ -38,7 +38,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     '',
     verdict,
     '',
-    `- Command: \`${r.command}\``,
+    `- Command: \`${r.command}\`${r.revision === undefined ? '' : ` at commit \`${r.revision}\``}`,
     `- Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB, ${r.machine.os}, Node ${r.machine.node}`,
     `- When: ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s; raw numbers: \`${basename(jsonPath)}\``,
     `- Background load (CPU of processes other than the bench's, during measurements): median ${num(r.background.medianCores)} cores, max ${num(r.background.maxCores)} of ${r.machine.cores}${(r.background.maxCores ?? 0) > 0.25 ? ' — the machine was not quiet; treat latency tails with care' : ''}`,

@@ -24,6 +24,8 @@ export interface BenchResult {
   readonly version: 1;
   readonly mode: 'full' | 'quick' | 'smoke';
   readonly command: string;
+  /** The commit measured (`+dirty`: uncommitted changes under src/ or bench/). Absent in older files. */
+  readonly revision?: string;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationMs: number;

@@ -5,6 +5,7 @@
  * `latest-smoke.*` for the smaller modes). Every child process dies with
  * it, whichever way it ends.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,7 @@ import { renderChart } from './chart.js';
 import { evaluateGoals } from './goals.js';
 import { Harness, sleep, withDeadline } from './harness.js';
 import { median, round } from './hist.js';
-import { type BenchOptions, describeSizes, type ScenarioName } from './options.js';
+import { type BenchOptions, describeSizes, repoRoot, type ScenarioName } from './options.js';
 import { clockTicks, killAll, trapExit } from './procs.js';
 import { newestProfile, summarizeProfile } from './profile.js';
 import { renderMarkdown } from './report.js';
@@ -27,6 +28,21 @@ const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   resume: scenarios.resume,
   memory: scenarios.memory,
 };
+
+/** The commit measured, `+dirty` when src/ or bench/ had uncommitted changes (dist is built from the tree). */
+export function revision(): string {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  try {
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src', 'bench/*.ts') === '' ? '' : '+dirty'}`;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function machine(): Machine {
   const cpus = os.cpus();
@@ -91,6 +107,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
     version: 1,
     mode: opts.mode,
     command: opts.command,
+    revision: revision(),
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
