@@ -3,14 +3,15 @@
  * the relay and the pipe as separate processes, send a job to the load client, read the CPU of
  * the process behind the target from /proc around it, and file every stream's completeness check.
  */
-import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BuiltinTarget } from './options.js';
 import {
   type ClientProcess,
+  childPath,
   cpuMs,
   cpuMsOr0,
   machineBusyMs,
   type ServerProcess,
+  snapshotBuild,
   startClient,
   startServer,
 } from './procs.js';
@@ -63,10 +64,8 @@ export interface Measured {
   readonly tag: string;
 }
 
-const dist = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-
 /** The relay exactly as users start it (`bin/relay.js serve`), pointed at the simulator. */
-const RELAY_BIN = dist('../../bin/relay.js');
+const relayBin = (): string => childPath('bin/relay.js');
 
 export class Harness {
   readonly checks: Check[] = [];
@@ -84,9 +83,10 @@ export class Harness {
   ) {}
 
   static async start(opts: BenchOptions): Promise<Harness> {
+    snapshotBuild();
     const sim = await startServer({
       name: 'simulator',
-      script: RELAY_BIN,
+      script: relayBin(),
       args: ['simulate-upstream', '--port', '0', '--benchmark', '--ttft-ms', '0', '--tps', '0'],
     });
     return new Harness(opts, sim, startClient());
@@ -102,7 +102,7 @@ export class Harness {
     this.relay = await startServer({
       name: 'relay',
       nodeFlags: ['--expose-gc', ...nodeFlags],
-      script: RELAY_BIN,
+      script: relayBin(),
       args: ['serve', '--port', '0', '--host', '127.0.0.1'],
       env: {
         ANTHROPIC_BASE_URL: this.sim.url,
@@ -119,7 +119,7 @@ export class Harness {
     this.pipe = await startServer({
       name: 'pipe',
       nodeFlags: ['--expose-gc'],
-      script: dist('./pipe.js'),
+      script: childPath('dist/bench/pipe.js'),
       args: ['--port', '0'],
       env: { ANTHROPIC_BASE_URL: this.sim.url },
     });

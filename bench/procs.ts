@@ -5,7 +5,9 @@
  * `/proc` readers for CPU and RSS.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromClient, ToClient } from './protocol.js';
 
@@ -24,7 +26,10 @@ let trapped = false;
 export function trapExit(): void {
   if (trapped) return;
   trapped = true;
-  process.on('exit', killAll);
+  process.on('exit', () => {
+    killAll();
+    removeSnapshot();
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       process.stderr.write(`bench: ${signal}, stopping every child process\n`);
@@ -44,7 +49,63 @@ function track(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
 }
 
-const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+/** Where children run from: the repository, or a snapshot of its build (see snapshotBuild). */
+let childRoot = fileURLToPath(new URL('../../', import.meta.url));
+let snapshotDir: string | undefined;
+
+/** A path in the tree children run from, e.g. `bin/relay.js`, `dist/bench/pipe.js`. */
+export function childPath(rel: string): string {
+  return join(childRoot, rel);
+}
+
+/**
+ * Copies the build (dist/, bin/, src/web/, package.json; node_modules linked) to a temporary
+ * directory and runs every child from there, so a `npm run build` by someone else in a shared
+ * checkout cannot swap the relay's code in the middle of a run. Removed on exit.
+ */
+export function snapshotBuild(): string {
+  removeOrphanSnapshots();
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), SNAPSHOT_PREFIX));
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
+  for (const rel of ['package.json', 'bin', 'dist', 'src/web']) {
+    cpSync(join(repo, rel), join(dir, rel), { recursive: true });
+  }
+  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  childRoot = dir;
+  snapshotDir = dir;
+  return dir;
+}
+
+const SNAPSHOT_PREFIX = 'relay-bench-build-';
+const OWNER_FILE = '.bench-pid';
+
+/** Snapshots left by a bench that was killed outright (SIGKILL): their owner pid is gone. */
+function removeOrphanSnapshots(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(SNAPSHOT_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner = Number.NaN;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      // no owner file yet: a bench is copying into it right now, or it is not ours
+      continue;
+    }
+    let alive = true;
+    try {
+      process.kill(owner, 0);
+    } catch {
+      alive = false;
+    }
+    if (!alive) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function removeSnapshot(): void {
+  if (snapshotDir !== undefined) rmSync(snapshotDir, { recursive: true, force: true });
+  snapshotDir = undefined;
+}
 
 export interface ServerSpec {
   readonly name: string;
@@ -76,7 +137,13 @@ const URL_IN_LINE = /(https?:\/\/(?:127\.0\.0\.1|localhost|\[::1\]):\d+)/;
 export function startServer(spec: ServerSpec): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    [...(spec.nodeFlags ?? []), '--import', here('./child-guard.js'), spec.script, ...spec.args],
+    [
+      ...(spec.nodeFlags ?? []),
+      '--import',
+      childPath('dist/bench/child-guard.js'),
+      spec.script,
+      ...spec.args,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...spec.env } },
   );
   track(child);
@@ -153,7 +220,7 @@ export interface ClientProcess {
 }
 
 export function startClient(): ClientProcess {
-  const child = fork(here('./client.js'), [], {
+  const child = fork(childPath('dist/bench/client.js'), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: [],
   });
