@@ -257,6 +257,7 @@ export class RelayStream {
   private contentEvents = 0;
   private contentChars = 0;
   private text = '';
+  private readonly keepsText: boolean;
 
   constructor(init: StreamInit) {
     this.id = init.id;
@@ -266,6 +267,7 @@ export class RelayStream {
     this.model = init.upstreamRequest.model;
     this.config = init.config;
     this.policy = init.request.on_disconnect ?? 'grace';
+    this.keepsText = init.request.conversation_id !== undefined;
     this.onEndCb = init.onEnd;
     this.onExpireCb = init.onExpire;
     this.log = new StreamLog(init.config.log);
@@ -441,7 +443,8 @@ export class RelayStream {
     switch (event.type) {
       case 'text':
         this.contentChars += event.text.length;
-        this.text += event.text;
+        // Only a conversation keeps the reply; elsewhere the log already holds every delta.
+        if (this.keepsText) this.text += event.text;
         break;
       case 'thinking':
         this.contentChars += event.text.length;
