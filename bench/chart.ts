@@ -25,7 +25,7 @@ function niceCeil(v: number): number {
 
 const W = 500;
 const H = 320;
-const M = { l: 60, r: 16, t: 36, b: 48 };
+const M = { l: 72, r: 16, t: 36, b: 48 };
 
 interface Panel {
   readonly x: number;
