@@ -87,7 +87,16 @@ export class Harness {
     const sim = await startServer({
       name: 'simulator',
       script: relayBin(),
-      args: ['simulate-upstream', '--port', '0', '--benchmark', '--ttft-ms', '0', '--tps', '0'],
+      args: [
+        'simulate-upstream',
+        '--port',
+        String(opts.simPort),
+        '--benchmark',
+        '--ttft-ms',
+        '0',
+        '--tps',
+        '0',
+      ],
     });
     return new Harness(opts, sim, startClient());
   }

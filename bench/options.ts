@@ -121,6 +121,8 @@ export interface BenchOptions {
   /** `--target [NAME=]URL`: other relays speaking Anthropic's /v1/messages. */
   readonly extra: readonly ExtraTarget[];
   readonly sizes: Sizes;
+  /** The simulator's port (0 = free): fixed, so a `--target` gateway can be pointed at it beforehand. */
+  readonly simPort: number;
   /** Where results go; default `bench/results` in the repository. */
   readonly outDir: string;
   /** Write the relay's CPU profile of one scenario (`cpuProfScenario`) here. */
@@ -141,7 +143,9 @@ Flags:
   --scenarios a,b       among ${SCENARIOS.join(', ')} (default all; smoke: ${SMOKE_SCENARIOS.join(', ')})
   --targets a,b         among ${BUILTIN_TARGETS.join(', ')} (default all)
   --target [NAME=]URL   also measure another relay speaking Anthropic's /v1/messages (repeatable);
-                        its requests carry BENCH_TARGET_API_KEY as x-api-key when set
+                        its requests carry BENCH_TARGET_API_KEY as x-api-key when set. Point it at
+                        the bench's simulator (fix its port with --sim-port) to relay the same stream
+  --sim-port N          the simulator's port (default 0 = a free one)
   --out DIR             results directory (default bench/results)
   --cpu-prof DIR        run the relay under --cpu-prof during one scenario, profile to DIR
   --cpu-prof-scenario S the scenario to profile (default throughput; latency = the paced case)
@@ -175,6 +179,13 @@ function list<T extends string>(raw: string, allowed: readonly T[], flag: string
   return items as T[];
 }
 
+function port(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw usage(`--sim-port must be a port 0..65535, got "${raw}"`);
+  return n;
+}
+
 export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
   const { values } = parseArgs({
     args: [...argv],
@@ -187,6 +198,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       targets: { type: 'string' },
       target: { type: 'string', multiple: true },
       out: { type: 'string' },
+      'sim-port': { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       'cpu-prof-scenario': { type: 'string', default: 'throughput' },
       help: { type: 'boolean', short: 'h' },
@@ -231,6 +243,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     targets,
     extra,
     sizes: mode === 'full' ? FULL : mode === 'quick' ? QUICK : SMOKE,
+    simPort: port(values['sim-port']),
     outDir: values.out ?? `${repoRoot()}bench/results`,
     cpuProfDir: values['cpu-prof'],
     cpuProfScenario: list(values['cpu-prof-scenario'], SCENARIOS, 'cpu-prof-scenario')[0] ?? 'throughput',

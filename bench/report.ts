@@ -168,7 +168,9 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
           R('upstream never closed'),
         ],
         cancel.rows.map((x) => [
-          x.variant,
+          x.observed === false
+            ? `${x.variant} (its upstream is not the bench's simulator: not observed)`
+            : x.variant,
           num(x.p50),
           num(x.p90),
           num(x.p99),

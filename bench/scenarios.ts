@@ -350,6 +350,8 @@ export interface CancelRun {
   readonly tokensAfterMax: number | null;
   /** Upstream requests that never saw their client leave (ran to completion): cancel did not propagate. */
   readonly notClosed: number;
+  /** False when none of the job's requests reached the bench's simulator (a --target on another upstream). */
+  readonly observed: boolean;
 }
 
 export interface CancelRow {
@@ -361,6 +363,7 @@ export interface CancelRow {
   readonly tokensAfterMean: number | null;
   readonly tokensAfterMax: number | null;
   readonly notClosed: number;
+  readonly observed: boolean;
 }
 
 export interface CancelData {
@@ -412,6 +415,7 @@ export async function cancel(h: Harness): Promise<CancelData> {
       tokensAfterMean: median(mine.map((r) => r.tokensAfterMean)),
       tokensAfterMax: median(mine.map((r) => r.tokensAfterMax)),
       notClosed: mine.reduce((n, r) => n + r.notClosed, 0),
+      observed: mine.some((r) => r.observed),
     };
   });
   return { streams: s.streams, pace: s.pace, afterTokens: s.afterTokens, runs, rows };
@@ -443,7 +447,8 @@ function cancelRun(v: CancelVariant, rep: number, m: Measured, records: readonly
     close: percentiles(close),
     tokensAfterMean: after.length === 0 ? null : after.reduce((a, b) => a + b, 0) / after.length,
     tokensAfterMax: after.length === 0 ? null : Math.max(...after),
-    notClosed,
+    notClosed: byIndex.size === 0 ? 0 : notClosed,
+    observed: byIndex.size > 0,
   };
 }
 
