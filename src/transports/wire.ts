@@ -5,12 +5,16 @@
  */
 import type { LogEntry } from '../core/stream-log.js';
 
-/** Response headers of every SSE route. `no-transform` keeps proxies from compressing or buffering. */
+/**
+ * Response headers of every SSE route. `no-transform` keeps proxies from compressing or
+ * buffering. The body is delimited by the connection's close rather than chunked (see
+ * sse-response.ts), so the connection is announced as closing.
+ */
 export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
-  connection: 'keep-alive',
+  connection: 'close',
 });
 
 /**
