@@ -102,23 +102,22 @@ export class AnthropicUpstream implements Upstream {
         else idle.reset(idleMs - quiet);
       });
       let failed: AttemptFailure | undefined;
-      let reader: ReturnType<typeof bodyChunks> | undefined;
+      let reader: BodyReader | undefined;
       let finished = false;
       try {
         if (!contentSent) firstToken.reset();
         // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
         // the body is read here, straight from the socket (see node-fetch.ts).
-        const response = await this.client.messages.create(body, { signal: link.signal }).asResponse();
+        reader = bodyChunks(await this.client.messages.create(body, { signal: link.signal }).asResponse());
         lastEventAt = performance.now();
         idle.reset();
         const state = newMapperState();
         const decoder = new SseDecoder();
-        reader = bodyChunks(response);
         for await (const chunk of reader.chunks) {
           // Any bytes count as life for the idle clock, pings included.
           lastEventAt = performance.now();
           for (const message of decoder.push(chunk)) {
-            const event = toUpstreamEvent(message, state, response.headers);
+            const event = toUpstreamEvent(message, state, reader.headers);
             if (event === undefined) continue;
             if (event.type === 'done') {
               finished = true;
@@ -165,19 +164,26 @@ export class AnthropicUpstream implements Upstream {
   }
 }
 
+interface BodyReader {
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** The response's headers (for the APIError of an `error` event). */
+  readonly headers: Headers;
+  release(finished: boolean): void;
+}
+
 /**
  * The response body's chunks: the Node stream when node-fetch kept it aside, else the web body.
+ * Only the body and the headers are kept; the Response wrapper is not needed once read.
  * `release(finished)`: after `message_stop` only the body's terminator is left, so the body is
  * drained and its keep-alive socket goes back to the pool; otherwise (a consumer that stopped
  * early, a failure) it is destroyed, which closes the upstream request at once.
  */
-function bodyChunks(response: Response): {
-  chunks: AsyncIterable<Uint8Array>;
-  release(finished: boolean): void;
-} {
+function bodyChunks(response: Response): BodyReader {
   const node = takeNodeBody(response);
+  const headers = response.headers;
   if (node !== undefined) {
     return {
+      headers,
       chunks: node.iterator({ destroyOnReturn: false }),
       release: (finished) => {
         if (node.readableEnded || node.destroyed) return;
@@ -187,7 +193,11 @@ function bodyChunks(response: Response): {
     };
   }
   // Node's web ReadableStream is async-iterable; the DOM typings do not say so.
-  return { chunks: (response.body as AsyncIterable<Uint8Array> | null) ?? EMPTY_BODY, release: () => {} };
+  return {
+    headers,
+    chunks: (response.body as AsyncIterable<Uint8Array> | null) ?? EMPTY_BODY,
+    release: () => {},
+  };
 }
 
 const EMPTY_BODY: AsyncIterable<Uint8Array> = {
