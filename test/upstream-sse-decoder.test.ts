@@ -58,13 +58,13 @@ describe('SseDecoder', () => {
   });
 
   it('decodes every recorded fixture identically however its bytes are split, multi-byte characters included', () => {
-    const dir = new URL('../../shared/fixtures/', import.meta.url);
+    const dir = `${defaultFixturesDir()}/`;
     for (const name of [
       'anthropic-docs-tool_use.sse',
       'anthropic-sdk/stream-a-refusal.sse',
       'anthropic-sdk/stream-b-fallback.sse',
     ]) {
-      const bytes = new Uint8Array(readFileSync(new URL(name, dir)));
+      const bytes = new Uint8Array(readFileSync(dir + name));
       const whole = decodeAll([bytes]);
       expect(whole.length).toBeGreaterThan(5);
       for (const m of whole)

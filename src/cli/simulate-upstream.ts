@@ -19,7 +19,7 @@ Flags:
   --tps N              tokens per second after the first (0 = no delay); default 60
   --chars-per-token N  characters in each text token; default 4
   --benchmark          stamp every text token as "SEQ@HRTIME_NS " (monotonic clock, ns)
-  --fixtures-dir DIR   where fixture=NAME finds NAME.sse; default ../shared/fixtures beside the repo
+  --fixtures-dir DIR   where fixture=NAME finds NAME.sse; default the repo's fixtures/
   --verbose            log one line per request on stderr
   -h, --help           show this help
 

@@ -13,18 +13,19 @@ import type { Frame } from './wire.js';
 const SUBDIRS = ['', 'anthropic-sdk'] as const;
 
 /**
- * `../shared/fixtures` next to the repository: the nearest ancestor of this module holding a
- * `package.json` is the repo root (works from `src/` under vitest and from `dist/src/`).
+ * The repository's `fixtures/` (recorded Anthropic streams, see its README): the nearest ancestor
+ * of this module holding a `package.json` is the repo root (works from `src/` under vitest and
+ * from `dist/src/`).
  */
 export function defaultFixturesDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, 'package.json'))) return resolve(dir, '..', 'shared', 'fixtures');
+    if (existsSync(join(dir, 'package.json'))) return resolve(dir, 'fixtures');
     const parent = dirname(dir);
     if (parent === dir) break;
     dir = parent;
   }
-  return resolve(process.cwd(), '..', 'shared', 'fixtures');
+  return resolve(process.cwd(), 'fixtures');
 }
 
 function inside(root: string, path: string): boolean {

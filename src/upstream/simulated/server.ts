@@ -28,7 +28,7 @@ export interface SimulatedUpstreamOptions {
   charsPerToken?: number;
   /** Benchmark stamping for every request (see bench.ts); default false. */
   benchmark?: boolean;
-  /** Where `fixture=` looks; default `../shared/fixtures` beside the repository. Nothing is copied. */
+  /** Where `fixture=` looks; default the repository's `fixtures/`. */
   fixturesDir?: string;
   /** One line per finished request (and internal errors). */
   log?: (line: string) => void;
