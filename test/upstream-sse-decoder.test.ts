@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { defaultFixturesDir } from '../src/upstream/simulated/fixtures.js';
 import { SseDecoder, type SseMessage } from '../src/upstream/sse-decoder.js';
 
 const enc = new TextEncoder();
