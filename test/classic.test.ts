@@ -30,8 +30,9 @@ describe('the classic tutorial contract', () => {
     const res = await chat({ message: 'classic hello [[sim tokens=8]]' });
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     const raw = await res.text();
-    // Exactly the tutorial's bytes after the opening comment: only data lines, each its own frame.
-    const body = raw.slice(raw.indexOf('data: '));
+    // An opening comment (flushed before the first token), then exactly the tutorial's bytes.
+    expect(raw.startsWith(':ok\n\n')).toBe(true);
+    const body = raw.slice(':ok\n\n'.length);
     expect(body).toMatch(/^(data: \{"content": "(?:[^"\\]|\\.)*"\}\n\n){8}data: \[DONE\]\n\n$/);
     const { frames } = await readSse(new Response(raw));
     const contents = frames.slice(0, -1).map((f) => JSON.parse(f.data).content as string);

@@ -52,6 +52,8 @@ export function registerClassicRoutes(app: Hono<{ Bindings: HttpBindings }>, dep
       );
       streamToSse(outgoing, stream, 0, {
         encode: classicFrames,
+        // Only a comment: tutorial clients read with fetch, so EventSource's `retry:` means nothing.
+        open: ':ok\n\n',
         pingMs: deps.pingMs,
         headers: { 'x-stream-id': stream.id },
       });
