@@ -171,3 +171,17 @@ describe('Cursor', () => {
     expect(sink.batches).toHaveLength(0);
   });
 });
+
+describe('StreamLog.resumeFrom', () => {
+  it('tells a transport whether to follow, that nothing is left, or why it cannot resume', () => {
+    const log = new StreamLog({ maxEvents: 3, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 5; i++) log.append(text(i));
+    expect(log.resumeFrom(4)).toBe(true);
+    expect(log.resumeFrom(5)).toBe(true);
+    expect(() => log.resumeFrom(6)).toThrow(/beyond this stream's last seq 5/);
+    expect(() => log.resumeFrom(1)).toThrow(/no longer held/);
+    log.append({ type: 'done', stop_reason: 'end_turn', usage });
+    expect(log.resumeFrom(6)).toBe(false);
+    expect(log.resumeFrom(5)).toBe(true);
+  });
+});

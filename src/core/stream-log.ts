@@ -89,6 +89,20 @@ export class StreamLog {
     return this.entries.slice(this.head + (after + 1 - first));
   }
 
+  /**
+   * Checks a resume point for any transport: throws `invalid_request` past the last seq and
+   * `replay_unavailable` when events after it were dropped; returns false when nothing is left to
+   * send (the stream ended and the client has everything), true when a cursor should follow.
+   */
+  resumeFrom(after: number): boolean {
+    const last = this.last;
+    if (after > last)
+      throw new RelayError('invalid_request', `after=${after} is beyond this stream's last seq ${last}`);
+    if (this.ended && after === last) return false;
+    if (after + 1 < this.firstSeq) this.readAfter(after);
+    return true;
+  }
+
   /** Calls `listener` after every append; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);

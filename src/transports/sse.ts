@@ -51,13 +51,8 @@ export function registerSseRoutes(app: Hono<{ Bindings: HttpBindings }>, deps: S
       const stream = registry.require(c.req.param('id'), clientIdentity(incoming.headers));
       // EventSource sends Last-Event-ID on reconnect; it must win over the `?after` of the first URL.
       const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
-      const last = stream.log.lastSeq;
-      if (after > last) {
-        throw new RelayError('invalid_request', `after=${after} is beyond this stream's last seq ${last}`);
-      }
       // Nothing left after the terminal event: 204 tells EventSource to stop reconnecting.
-      if (stream.log.ended && after === last) return c.body(null, 204);
-      if (after + 1 < stream.log.firstSeq) stream.log.readAfter(after); // throws replay_unavailable
+      if (!stream.log.resumeFrom(after)) return c.body(null, 204);
       streamToSse(outgoing, stream, after, { ...sse, headers: { 'x-stream-id': stream.id } });
       return RESPONSE_ALREADY_SENT;
     } catch (err) {

@@ -172,19 +172,15 @@ export class WsConnection {
     const stream = this.find(frame.stream_id);
     if (stream === undefined) return;
     const { after, stream_id } = frame;
-    const last = stream.log.lastSeq;
+    let follow: boolean;
     try {
-      if (after > last) {
-        throw new RelayError('invalid_request', `after=${after} is beyond this stream's last seq ${last}`);
-      }
-      if (after + 1 < stream.log.firstSeq) stream.log.readAfter(after); // throws replay_unavailable
+      follow = stream.log.resumeFrom(after);
     } catch (err) {
       this.sendError(this.reportable(err), { stream_id });
       return;
     }
     // Everything up to the terminal event was delivered: nothing to send, and no cursor to keep.
-    if (stream.log.ended && after === last) return;
-    this.attach(stream, after);
+    if (follow) this.attach(stream, after);
   }
 
   /** The stream if this client owns it; otherwise answers not_found (foreign ids look unknown). */
