@@ -90,15 +90,6 @@ export function isTerminal(event: RelayEventBody): event is TerminalEvent {
   return event.type === 'done' || event.type === 'error' || event.type === 'cancelled';
 }
 
-export function isContent(event: RelayEventBody): event is ContentEvent {
-  return (
-    event.type === 'text' ||
-    event.type === 'thinking' ||
-    event.type === 'tool_use' ||
-    event.type === 'tool_input'
-  );
-}
-
 /** Compile-time exhaustiveness for switches over unions. */
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);

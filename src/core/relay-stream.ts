@@ -121,10 +121,6 @@ export class RelayStream {
     return this.cursors.size;
   }
 
-  get aborted(): boolean {
-    return this.controller.signal.aborted;
-  }
-
   /** Usage so far: the upstream's final count once `done` arrived, otherwise an estimate. */
   get usage(): Usage {
     const terminal = this.log.terminal?.event;
