@@ -47,11 +47,9 @@ export function mapRawEvent(
         // The API opens text and thinking blocks empty, but a block that starts with content must
         // not lose it.
         case 'text':
-          return block.text === '' ? undefined : { type: 'text', text: block.text, index: ev.index };
+          return textEvent('text', block.text, ev.index);
         case 'thinking':
-          return block.thinking === ''
-            ? undefined
-            : { type: 'thinking', text: block.thinking, index: ev.index };
+          return textEvent('thinking', block.thinking, ev.index);
         default:
           return undefined;
       }
@@ -60,11 +58,9 @@ export function mapRawEvent(
       const delta = ev.delta;
       switch (delta.type) {
         case 'text_delta':
-          return delta.text === '' ? undefined : { type: 'text', text: delta.text, index: ev.index };
+          return textEvent('text', delta.text, ev.index);
         case 'thinking_delta':
-          return delta.thinking === ''
-            ? undefined
-            : { type: 'thinking', text: delta.thinking, index: ev.index };
+          return textEvent('thinking', delta.thinking, ev.index);
         case 'input_json_delta':
           return delta.partial_json === ''
             ? undefined
@@ -82,6 +78,11 @@ export function mapRawEvent(
     default:
       return undefined;
   }
+}
+
+/** A text or thinking event, or nothing for the empty openers and closers the API sends. */
+function textEvent(type: 'text' | 'thinking', text: string, index: number): UpstreamEvent | undefined {
+  return text === '' ? undefined : { type, text, index };
 }
 
 /** The usage fields the relay keeps; absent counts become 0 (the stream keeps the largest seen). */
