@@ -25,6 +25,14 @@ describe('the README tells the truth', () => {
   it('starts with the two commands a newcomer needs', () => {
     const head = readme.slice(0, 1200);
     expect(head).toContain('npm ci && npm start');
-    expect(head).toContain('npm test');
+    expect(head).toContain('npm run test:setup && npm test');
+  });
+
+  it('sets up tests with the one script that CI runs too, and names the opt-out variable', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
+    expect(pkg.scripts['test:setup']).toBe('bash scripts/setup-test-deps.sh');
+    expect(ci).toContain('bash scripts/setup-test-deps.sh');
+    expect(readme.slice(0, 2000)).toContain('RELAY_TEST_SKIP=chromium,redis,nginx');
   });
 });
