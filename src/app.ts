@@ -10,11 +10,13 @@ import type { Conversations } from './core/conversations.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
 import { registerAnthropicCompatRoutes } from './transports/anthropic-compat.js';
 import { registerClassicRoutes } from './transports/classic.js';
 import { registerConversationRoutes } from './transports/conversations.js';
 import { errorResponse, notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
+import { registerOpsRoutes } from './transports/ops.js';
 import { registerSseRoutes } from './transports/sse.js';
 import { registerWebRoutes } from './web/routes.js';
 
@@ -26,6 +28,7 @@ export interface AppDeps {
   readonly passthrough?: ApiPassthrough;
   readonly conversations?: Conversations;
   readonly metrics?: Metrics;
+  readonly readiness?: Readiness;
 }
 
 export type RelayApp = Hono<{ Bindings: HttpBindings }>;
@@ -38,12 +41,11 @@ export function createApp(deps: AppDeps): RelayApp {
   registerClassicRoutes(app, { registry: deps.registry, ...http });
   registerAnthropicCompatRoutes(app, { passthrough: deps.passthrough, bodyLimitBytes: http.bodyLimitBytes });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
-  const metrics = deps.metrics;
-  if (metrics) {
-    app.get('/metrics', async (c) =>
-      c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-    );
-  }
+  registerOpsRoutes(app, {
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    metricsToken: deps.config.metricsToken,
+  });
   registerWebRoutes(app);
   registerMethodGuards(app);
 

@@ -128,6 +128,16 @@ export const SETTINGS = {
     default: '60',
     help: 'simulated upstream: tokens per second (0 = no delay)',
   },
+  drainMs: {
+    env: 'RELAY_DRAIN_MS',
+    default: '30000',
+    help: 'on SIGTERM/SIGINT/SIGHUP, how long running streams may go on before they are cancelled (shutdown)',
+  },
+  metricsToken: {
+    env: 'RELAY_METRICS_TOKEN',
+    default: '',
+    help: 'when set, GET /metrics requires "Authorization: Bearer <token>"',
+  },
   logLevel: {
     env: 'RELAY_LOG_LEVEL',
     default: 'info',
@@ -169,6 +179,8 @@ const configSchema = z.strictObject({
   conversationTtlMs: int(1),
   simFirstTokenMs: int(),
   simTokensPerSecond: int(),
+  drainMs: int(),
+  metricsToken: z.string(),
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 

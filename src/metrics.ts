@@ -22,7 +22,8 @@ export interface Metrics {
 
 export function createMetrics(streams: StreamRegistry): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'relay_process_' });
+  // prom-client's names already start with process_/nodejs_: one prefix, relay_process_cpu_…
+  collectDefaultMetrics({ register: registry, prefix: 'relay_' });
 
   new Gauge({
     name: 'relay_streams_running',

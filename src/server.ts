@@ -16,6 +16,7 @@ import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { Readiness } from './readiness.js';
 import { attachWebSocket } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
@@ -30,6 +31,10 @@ export interface RelayServer {
   /** The in-process simulated upstream, when the relay runs without an API key. */
   readonly simulated: SimulatedUpstream | undefined;
   readonly upstream: Upstream;
+  /** What GET /ready checks; other parts (Redis, the upstream pool) add their own checks here. */
+  readonly readiness: Readiness;
+  /** The upstream in use: its base URL, "simulated" or "injected" (a test's); never a key. */
+  readonly upstreamName: string;
   /** Cancels every stream (reason `shutdown`), closes connections and the simulated upstream. */
   close(): Promise<void>;
 }
@@ -73,6 +78,13 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     upstream = adapter;
   }
 
+  /** Where generations go, for /ready and the start line: a base URL or "simulated", never a key. */
+  const upstreamName = simulated
+    ? 'simulated'
+    : options.upstream
+      ? 'injected'
+      : config.anthropicBaseUrl || 'https://api.anthropic.com';
+
   const conversations = new Conversations({
     store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
     limits: {
@@ -100,12 +112,24 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     },
   });
   const metrics = createMetrics(registry);
+  const readiness = new Readiness();
+  readiness.add('draining', () =>
+    registry.draining ? { ok: false, detail: 'the relay is shutting down' } : { ok: true },
+  );
+  // The upstream pool (when it lands) replaces this with the state of its endpoints.
+  readiness.add('upstream', () => ({ ok: true, detail: upstreamName }));
+  readiness.add('stream_cap', () => {
+    const running = registry.running;
+    const detail = `${running} of ${config.maxStreams} streams running`;
+    return running < config.maxStreams ? { ok: true, detail } : { ok: false, detail };
+  });
   const app = createApp({
     config,
     registry,
     logger,
     conversations,
     metrics,
+    readiness,
     ...(passthrough ? { passthrough } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
@@ -158,5 +182,5 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     return closing;
   };
 
-  return { url, port, server, registry, simulated, upstream, close };
+  return { url, port, server, registry, simulated, upstream, readiness, upstreamName, close };
 }

@@ -66,6 +66,7 @@ export class StreamRegistry {
   private readonly conversations: ConversationHooks | undefined;
   private readonly endListeners = new Set<StreamEndListener>();
   private closing = false;
+  private drainStarted = false;
 
   constructor(deps: { upstream: Upstream; config: StreamsConfig; conversations?: ConversationHooks }) {
     this.upstream = deps.upstream;
@@ -77,6 +78,16 @@ export class StreamRegistry {
     return this.streams.size;
   }
 
+  /** True once a drain or shutdown began: new streams are refused with `shutting_down`. */
+  get draining(): boolean {
+    return this.drainStarted || this.closing;
+  }
+
+  /** Stops taking new streams (`shutting_down`); running ones go on, and resume, state and cancel work. */
+  beginDrain(): void {
+    this.drainStarted = true;
+  }
+
   get running(): number {
     let n = 0;
     for (const s of this.streams.values()) if (s.state === 'running') n++;
@@ -85,7 +96,7 @@ export class StreamRegistry {
 
   /** Starts a generation. Its `start` event is in the log before this resolves. */
   async create(req: StreamRequest, options: CreateOptions): Promise<RelayStream> {
-    if (this.closing) throw new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere');
+    if (this.draining) throw shuttingDown();
     if (this.streams.size >= this.config.maxStreams) this.evictOldestFinished();
     if (this.streams.size >= this.config.maxStreams) {
       throw new RelayError(
@@ -190,6 +201,13 @@ export class StreamRegistry {
       }
     }
   }
+}
+
+/** What every route answers a new stream during a drain: retryable, right away, on another instance. */
+export function shuttingDown(): RelayError {
+  return new RelayError('shutting_down', 'the relay is shutting down; retry on another instance', {
+    retryAfterMs: 1000,
+  });
 }
 
 /** 128 random bits, URL-safe: unguessable, so an id is a capability to read and cancel. */
