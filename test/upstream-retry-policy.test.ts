@@ -7,6 +7,7 @@ import {
   backoffDelay,
   classifyFailure,
   decideRetry,
+  errorEventFailure,
   retryAfterMs,
 } from '../src/upstream/retry-policy.js';
 
@@ -93,6 +94,26 @@ describe('classifyFailure', () => {
     expect(classifyFailure(event('api_error'), []).error.code).toBe('upstream_error');
     expect(classifyFailure(event('invalid_request_error'), []).retry).toBe(false);
     expect(classifyFailure(event('brand_new_error'), []).retry).toBe(true);
+  });
+
+  test('an error event data is classified from its parsed type, its message scrubbed', () => {
+    const data = (type: string, message = 'x') => JSON.stringify({ type: 'error', error: { type, message } });
+    expect(errorEventFailure(data('overloaded_error'), []).error.code).toBe('upstream_overloaded');
+    expect(errorEventFailure(data('overloaded_error'), []).reason).toBe(
+      'upstream_overloaded (overloaded_error event)',
+    );
+    expect(errorEventFailure(data('rate_limit_error'), []).error.code).toBe('rate_limited');
+    expect(errorEventFailure(data('permission_error'), []).retry).toBe(false);
+    expect(errorEventFailure(data('brand_new_error'), []).retry).toBe(true);
+    const scrubbed = errorEventFailure(data('api_error', 'key sk-mine-0123 leaked'), ['sk-mine-0123']);
+    expect(scrubbed.error.message).toBe('the upstream sent an error event (api_error): key [redacted] leaked');
+    // Not JSON, or JSON of another shape: an unknown type, transient as far as we can tell.
+    for (const bad of ['not json', '{"error":"flat"}', '']) {
+      const f = errorEventFailure(bad, []);
+      expect(f.error.code).toBe('upstream_error');
+      expect(f.retry).toBe(true);
+      expect(f.error.message).toBe('the upstream sent an error event');
+    }
   });
 
   test('a bug (not an upstream failure) is internal_error, not retried, message hidden', () => {

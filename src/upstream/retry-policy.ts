@@ -15,6 +15,7 @@ import {
   APIError,
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
+import { z } from 'zod';
 import { type ErrorCode, RelayError } from '../core/errors.js';
 
 export interface RetryOptions {
@@ -122,7 +123,10 @@ export function classifyFailure(err: unknown, secrets: readonly string[]): Attem
     return failure('upstream_error', 'could not reach the upstream', true, 'connection error', err);
   }
   if (err instanceof APIError) {
-    return err.status === undefined ? eventFailure(err, secrets) : statusFailure(err, err.status, secrets);
+    // An APIError without a status is the SDK's own reading of an `error` event.
+    return err.status === undefined
+      ? eventFailure(err.type ?? undefined, err.apiMessage ?? '', secrets, err)
+      : statusFailure(err, err.status, secrets);
   }
   if (isConnectionLoss(err)) {
     return failure(
@@ -225,7 +229,7 @@ function statusFailure(err: APIError, status: number, secrets: readonly string[]
   // The API's own verdict wins over the status table (it says false for requests that would fail again).
   const retry = rule.retry && err.headers?.get('x-should-retry') !== 'false';
   const type = err.type ?? undefined;
-  const upstream = upstreamMessage(err, secrets);
+  const upstream = scrubUpstreamMessage(err.apiMessage ?? '', secrets);
   const message = `upstream answered ${status}${type === undefined ? '' : ` ${type}`}${upstream === '' ? '' : `: ${upstream}`}`;
   const after = retryAfterMs(err.headers);
   const error = new RelayError(rule.code, message, {
@@ -257,28 +261,50 @@ function eventRule(type: string | undefined): { code: ErrorCode; retryable: bool
   }
 }
 
-function eventFailure(err: APIError, secrets: readonly string[]): AttemptFailure {
-  const type = err.type ?? errorTypeOf(err.error);
-  const rule = eventRule(type);
-  const upstream = upstreamMessage(err, secrets);
-  const message = `the upstream sent an error event${type === undefined ? '' : ` (${type})`}${upstream === '' ? '' : `: ${upstream}`}`;
-  const error = new RelayError(rule.code, message, { retryable: rule.retryable, cause: err });
-  return { error, retry: rule.retryable, reason: `${rule.code} (${type ?? 'error'} event)` };
+/**
+ * A mid-stream `error` event (`event: error`, data `{"type":"error","error":{"type":…,"message":…}}`),
+ * classified from its parsed type. A body that is not such JSON counts as an unknown type.
+ */
+export function errorEventFailure(data: string, secrets: readonly string[]): AttemptFailure {
+  const parsed = errorEventBody.safeParse(parseJson(data));
+  const inner = parsed.success ? parsed.data.error : undefined;
+  return eventFailure(inner?.type, inner?.message ?? '', secrets);
 }
 
-function errorTypeOf(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
-  const inner = body.error;
-  if (typeof inner !== 'object' || inner === null || !('type' in inner)) return undefined;
-  return typeof inner.type === 'string' ? inner.type : undefined;
+const errorEventBody = z.looseObject({
+  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }),
+});
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function eventFailure(
+  type: string | undefined,
+  apiMessage: string,
+  secrets: readonly string[],
+  cause?: unknown,
+): AttemptFailure {
+  const rule = eventRule(type);
+  const upstream = scrubUpstreamMessage(apiMessage, secrets);
+  const message = `the upstream sent an error event${type === undefined ? '' : ` (${type})`}${upstream === '' ? '' : `: ${upstream}`}`;
+  const error = new RelayError(rule.code, message, {
+    retryable: rule.retryable,
+    ...(cause === undefined ? {} : { cause }),
+  });
+  return { error, retry: rule.retryable, reason: `${rule.code} (${type ?? 'error'} event)` };
 }
 
 const KEY_LIKE = /\b(sk-ant-[A-Za-z0-9_-]{8,}|sk-[A-Za-z0-9_-]{16,})/g;
 const MAX_UPSTREAM_MESSAGE = 300;
 
 /** The upstream's own explanation (`error.message`), scrubbed of keys and shortened. */
-function upstreamMessage(err: APIError, secrets: readonly string[]): string {
-  let text = err.apiMessage ?? '';
+function scrubUpstreamMessage(message: string, secrets: readonly string[]): string {
+  let text = message;
   for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('[redacted]');
   text = text.replace(KEY_LIKE, '[redacted]').trim();
   return text.length > MAX_UPSTREAM_MESSAGE ? `${text.slice(0, MAX_UPSTREAM_MESSAGE)}…` : text;

@@ -1,0 +1,141 @@
+/**
+ * One upstream attempt: sends the request through the SDK, reads the body straight from the
+ * socket (body-reader.ts), decodes its SSE (sse-decoder.ts), maps each event (sdk-events.ts) and
+ * keeps the attempt's deadlines. It yields content, usage and `done` events and returns how it
+ * ended; what happens next (retry, fail) is the retry loop's business (anthropic.ts).
+ *
+ * - Deadlines: no content within `firstTokenTimeoutMs` of the attempt's start (slow headers
+ *   included), or no upstream bytes for `idleTimeoutMs` once the response is streaming, aborts the
+ *   HTTP request and fails the attempt with `upstream_timeout`. Any bytes count as life for the
+ *   idle clock, pings included.
+ * - A mid-stream `error` event is classified from its parsed type (retry-policy.ts), as the SDK's
+ *   own `Stream` would read it, without building an SDK error for it.
+ * - Abort (the stream's signal) ends the attempt quietly wherever it lands, as `aborted`.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { Deadline, linkAbort } from '../core/signals.js';
+import type { UpstreamEvent } from '../core/upstream.js';
+import { type BodyReader, readBody } from './body-reader.js';
+import {
+  type AttemptFailure,
+  classifyFailure,
+  errorEventFailure,
+  type TimeoutKind,
+  timeoutFailure,
+  truncatedFailure,
+} from './retry-policy.js';
+import { mapRawEvent, newMapperState } from './sdk-events.js';
+import { SseDecoder } from './sse-decoder.js';
+
+export interface AttemptDeadlines {
+  /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
+  readonly firstTokenTimeoutMs: number;
+  /** No upstream bytes for this long once streaming → upstream_timeout. 0 = none. */
+  readonly idleTimeoutMs: number;
+}
+
+/** Where one attempt goes: an SDK client bound to a key and base URL, and the secrets to scrub. */
+export interface AttemptTarget {
+  readonly client: Anthropic;
+  /** Scrubbed from every upstream message that reaches a client. */
+  readonly secrets: readonly string[];
+}
+
+/** How an attempt ended. */
+export type AttemptOutcome =
+  | { readonly kind: 'done' }
+  | { readonly kind: 'aborted' }
+  | {
+      readonly kind: 'failed';
+      readonly failure: AttemptFailure;
+      /** Whether a content event was yielded before the failure (then it is terminal). */
+      readonly contentSent: boolean;
+    };
+
+/**
+ * Runs one attempt. Yields content, usage and `done` (the last event of a finished attempt);
+ * returns its outcome. Never throws for an upstream failure: that is the `failed` outcome.
+ */
+export async function* runAttempt(
+  target: AttemptTarget,
+  body: Anthropic.MessageCreateParamsStreaming,
+  deadlines: AttemptDeadlines,
+  signal: AbortSignal,
+): AsyncGenerator<UpstreamEvent, AttemptOutcome, undefined> {
+  // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
+  // stream's own signal.
+  const link = linkAbort(signal);
+  let timedOut: TimeoutKind | undefined;
+  const expire = (kind: TimeoutKind): void => {
+    timedOut ??= kind;
+    link.abort(new Error(`upstream ${kind} timeout`));
+  };
+  const firstToken = new Deadline(deadlines.firstTokenTimeoutMs, () => expire('first_token'));
+  // Re-arming a timer per event costs more than the event; instead the idle deadline, when it
+  // fires, re-arms itself for what is left since the last event.
+  const idleMs = deadlines.idleTimeoutMs;
+  let lastEventAt = 0;
+  const idle: Deadline = new Deadline(idleMs, () => {
+    const quiet = performance.now() - lastEventAt;
+    if (quiet >= idleMs) expire('idle');
+    else idle.reset(idleMs - quiet);
+  });
+  let contentSent = false;
+  let failed: AttemptFailure | undefined;
+  let reader: BodyReader | undefined;
+  let finished = false;
+  try {
+    firstToken.reset();
+    // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
+    // the body is read here, straight from the socket (see node-fetch.ts).
+    reader = readBody(await target.client.messages.create(body, { signal: link.signal }).asResponse());
+    lastEventAt = performance.now();
+    idle.reset();
+    const state = newMapperState();
+    const decoder = new SseDecoder();
+    read: for await (const chunk of reader.chunks) {
+      lastEventAt = performance.now();
+      for (const message of decoder.push(chunk)) {
+        let event: UpstreamEvent | undefined;
+        switch (message.event) {
+          // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
+          case null:
+          case 'ping':
+            continue;
+          case 'error':
+            failed = errorEventFailure(message.data, target.secrets);
+            break read;
+          default:
+            if (message.data === '') continue;
+            event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+        }
+        if (event === undefined) continue;
+        if (event.type === 'done') {
+          finished = true;
+          yield event;
+          return { kind: 'done' };
+        }
+        // Besides usage and done, the mapper yields only content events.
+        if (!contentSent && event.type !== 'usage') {
+          contentSent = true;
+          firstToken.clear();
+        }
+        yield event;
+      }
+    }
+    if (signal.aborted) return { kind: 'aborted' };
+    if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
+  } catch (err) {
+    if (signal.aborted) return { kind: 'aborted' };
+    if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
+  } finally {
+    reader?.release(finished);
+    firstToken.clear();
+    idle.clear();
+    link.dispose();
+  }
+  if (timedOut !== undefined) {
+    failed = timeoutFailure(timedOut, timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : idleMs);
+  }
+  return { kind: 'failed', failure: failed ?? truncatedFailure(), contentSent };
+}
