@@ -3,7 +3,13 @@
  * producing a frozen Config. Only main.ts reads the environment; everything else is handed a Config.
  */
 import { z } from 'zod';
+import type { ConversationLimits } from './core/conversations.js';
 import { describeIssues } from './core/request.js';
+import type { StreamsConfig } from './core/streams.js';
+import type { WsDeps } from './transports/ws.js';
+import type { AttemptDeadlines } from './upstream/attempt.js';
+import type { RetryOptions } from './upstream/retry-policy.js';
+import type { SimulatedUpstreamOptions } from './upstream/simulated/index.js';
 
 const int = (min = 0) => z.coerce.number().int().min(min);
 
@@ -147,6 +153,25 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
+/** A setting's value as a flag or a test gives it; a list setting also takes its parsed list. */
+export type SettingValue = string | number | boolean | readonly unknown[];
+
+/**
+ * A list setting: JSON text in its variable (or the list itself from a test), each item checked
+ * by `item`, so an error names the item and field at fault (`upstreams.1.base_url`).
+ */
+export function jsonList<T extends z.ZodType>(item: T) {
+  return z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not JSON (${(err as Error).message})`, input: value });
+      return z.NEVER;
+    }
+  }, z.array(item));
+}
+
 const configSchema = z.strictObject({
   host: z.string().min(1),
   port: int().max(65535),
@@ -192,7 +217,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = {},
-  overrides: Partial<Record<SettingName, string | number | boolean>> = {},
+  overrides: Partial<Record<SettingName, SettingValue>> = {},
 ): Config {
   const raw: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS)) {
@@ -202,17 +227,20 @@ export function loadConfig(
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const named = describeIssues(parsed.error).replace(/(^|; )(\w+):/g, (_m, sep: string, key: string) => {
-      const setting = SETTINGS[key as SettingName];
-      return `${sep}${key}${setting ? ` (${setting.env})` : ''}:`;
-    });
+    const named = describeIssues(parsed.error).replace(
+      /(^|; )(\w+)((?:\.[\w-]+)*):/g,
+      (_m, sep: string, key: string, rest: string) => {
+        const setting = Object.hasOwn(SETTINGS, key) ? SETTINGS[key as SettingName] : undefined;
+        return `${sep}${key}${rest}${setting ? ` (${setting.env})` : ''}:`;
+      },
+    );
     throw new Error(`invalid configuration: ${named}`);
   }
   return Object.freeze(parsed.data);
 }
 
 /** A config for tests: a zero-delay simulated upstream, quick retries, everything else at its default. */
-export function testConfig(overrides: Partial<Record<SettingName, string | number | boolean>> = {}): Config {
+export function testConfig(overrides: Partial<Record<SettingName, SettingValue>> = {}): Config {
   return loadConfig(
     {},
     {
@@ -226,4 +254,62 @@ export function testConfig(overrides: Partial<Record<SettingName, string | numbe
       ...overrides,
     },
   );
+}
+
+// The settings each consumer takes, picked once here: the composition root hands every consumer
+// its group instead of copying fields one by one at each call site.
+
+/** The SDK adapter's deadlines and retry policy. */
+export function upstreamSettings(config: Config): AttemptDeadlines & { readonly retry: RetryOptions } {
+  return {
+    firstTokenTimeoutMs: config.firstTokenTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    retry: {
+      budgetMs: config.retryBudgetMs,
+      maxAttempts: config.retryMaxAttempts,
+      baseDelayMs: config.retryBaseDelayMs,
+      maxDelayMs: config.retryMaxDelayMs,
+    },
+  };
+}
+
+/** The stream registry's defaults and limits. */
+export function streamsSettings(config: Config): StreamsConfig {
+  return {
+    defaultModel: config.defaultModel,
+    defaultMaxTokens: config.defaultMaxTokens,
+    log: { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes },
+    maxLagEvents: config.maxLagEvents,
+    graceMs: config.graceMs,
+    retentionMs: config.retentionMs,
+    maxStreams: config.maxStreams,
+    maxDurationMs: config.maxDurationMs,
+  };
+}
+
+/** Server-kept conversations' limits. */
+export function conversationSettings(config: Config): ConversationLimits {
+  return {
+    maxConversations: config.maxConversations,
+    maxTurns: config.maxTurns,
+    // A reply runs at most maxDurationMs (plus its grace): a lock older than that was lost.
+    pendingTimeoutMs:
+      config.maxDurationMs > 0 ? config.maxDurationMs + config.graceMs : config.conversationTtlMs,
+  };
+}
+
+/** The WebSocket endpoint's bounds (its registry and logger come from the composition root). */
+export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'logger'> {
+  return {
+    heartbeatMs: config.wsHeartbeatMs,
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    highWaterBytes: config.wsHighWaterBytes,
+    hardLimitBytes: config.wsHardLimitBytes,
+    maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+  };
+}
+
+/** The in-process simulated upstream's pacing. */
+export function simulatorSettings(config: Config): SimulatedUpstreamOptions {
+  return { firstTokenMs: config.simFirstTokenMs, tokensPerSecond: config.simTokensPerSecond };
 }

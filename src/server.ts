@@ -8,7 +8,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from './app.js';
-import type { Config } from './config.js';
+import {
+  type Config,
+  conversationSettings,
+  simulatorSettings,
+  streamsSettings,
+  upstreamSettings,
+  webSocketSettings,
+} from './config.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import { Conversations } from './core/conversations.js';
 import { MemoryConversationStore } from './core/memory-conversation-store.js';
@@ -55,10 +62,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     let apiKey = config.anthropicApiKey;
     let baseURL = config.anthropicBaseUrl;
     if (apiKey === '') {
-      simulated = await startSimulatedUpstream({
-        firstTokenMs: config.simFirstTokenMs,
-        tokensPerSecond: config.simTokensPerSecond,
-      });
+      simulated = await startSimulatedUpstream(simulatorSettings(config));
       apiKey = 'sim-key';
       baseURL = simulated.url;
     }
@@ -66,14 +70,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     adapter = new AnthropicUpstream({
       apiKey,
       ...(baseURL === '' ? {} : { baseURL }),
-      firstTokenTimeoutMs: config.firstTokenTimeoutMs,
-      idleTimeoutMs: config.idleTimeoutMs,
-      retry: {
-        budgetMs: config.retryBudgetMs,
-        maxAttempts: config.retryMaxAttempts,
-        baseDelayMs: config.retryBaseDelayMs,
-        maxDelayMs: config.retryMaxDelayMs,
-      },
+      ...upstreamSettings(config),
     });
     upstream = adapter;
   }
@@ -87,29 +84,14 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
 
   const conversations = new Conversations({
     store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
-    limits: {
-      maxConversations: config.maxConversations,
-      maxTurns: config.maxTurns,
-      // A reply runs at most maxDurationMs (plus its grace): a lock older than that was lost.
-      pendingTimeoutMs:
-        config.maxDurationMs > 0 ? config.maxDurationMs + config.graceMs : config.conversationTtlMs,
-    },
+    limits: conversationSettings(config),
     onError: (err, id) =>
       logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
   });
   const registry = new StreamRegistry({
     upstream,
     conversations,
-    config: {
-      defaultModel: config.defaultModel,
-      defaultMaxTokens: config.defaultMaxTokens,
-      log: { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes },
-      maxLagEvents: config.maxLagEvents,
-      graceMs: config.graceMs,
-      retentionMs: config.retentionMs,
-      maxStreams: config.maxStreams,
-      maxDurationMs: config.maxDurationMs,
-    },
+    config: streamsSettings(config),
   });
   const metrics = createMetrics(registry);
   const readiness = new Readiness();
@@ -149,11 +131,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const ws = attachWebSocket(server, {
     registry,
-    heartbeatMs: config.wsHeartbeatMs,
-    maxPayloadBytes: config.wsMaxPayloadBytes,
-    highWaterBytes: config.wsHighWaterBytes,
-    hardLimitBytes: config.wsHardLimitBytes,
-    maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+    ...webSocketSettings(config),
     logger,
   });
   metrics.observeWebSocket(() => ws.stats());

@@ -106,7 +106,9 @@ describe('classifyFailure', () => {
     expect(errorEventFailure(data('permission_error'), []).retry).toBe(false);
     expect(errorEventFailure(data('brand_new_error'), []).retry).toBe(true);
     const scrubbed = errorEventFailure(data('api_error', 'key sk-mine-0123 leaked'), ['sk-mine-0123']);
-    expect(scrubbed.error.message).toBe('the upstream sent an error event (api_error): key [redacted] leaked');
+    expect(scrubbed.error.message).toBe(
+      'the upstream sent an error event (api_error): key [redacted] leaked',
+    );
     // Not JSON, or JSON of another shape: an unknown type, transient as far as we can tell.
     for (const bad of ['not json', '{"error":"flat"}', '']) {
       const f = errorEventFailure(bad, []);
