@@ -15,7 +15,8 @@ import {
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { Cursor, type CursorOutcome, type CursorSink, StreamLog } from './stream-log.js';
 import type { StreamsConfig } from './streams.js';
-import type { Upstream, UsageUpdate } from './upstream.js';
+import type { Upstream } from './upstream.js';
+import { UsageMeter } from './usage.js';
 
 export type StreamState = 'running' | 'done' | 'error' | 'cancelled';
 
@@ -72,9 +73,7 @@ export class RelayStream {
   private durationTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private cancelReason: CancelReason | undefined;
-  private reported: Omit<Usage, 'estimated'> = { input_tokens: 0, output_tokens: 0 };
-  private contentEvents = 0;
-  private contentChars = 0;
+  private readonly meter = new UsageMeter();
   private text = '';
   private readonly keepsText: boolean;
 
@@ -125,7 +124,7 @@ export class RelayStream {
   get usage(): Usage {
     const terminal = this.log.terminal?.event;
     if (terminal !== undefined && isTerminal(terminal)) return terminal.usage;
-    return this.estimatedUsage();
+    return this.meter.estimate();
   }
 
   snapshot(): StreamSnapshot {
@@ -167,7 +166,7 @@ export class RelayStream {
   cancel(reason: CancelReason): void {
     if (this.log.ended) return;
     this.cancelReason = reason;
-    const event: CancelledEvent = { type: 'cancelled', reason, usage: this.estimatedUsage() };
+    const event: CancelledEvent = { type: 'cancelled', reason, usage: this.meter.estimate() };
     this.finish(event);
   }
 
@@ -192,7 +191,7 @@ export class RelayStream {
         if (this.log.ended) break;
         switch (event.type) {
           case 'usage':
-            this.updateUsage(event);
+            this.meter.report(event.usage);
             break;
           case 'retry':
             this.log.append(event);
@@ -201,7 +200,7 @@ export class RelayStream {
             this.finish({
               type: 'done',
               stop_reason: event.stop_reason,
-              usage: { ...this.reported, estimated: false },
+              usage: this.meter.final(),
             });
             break;
           case 'text':
@@ -235,57 +234,17 @@ export class RelayStream {
       code: error.code,
       message: error.message,
       retryable: error.retryable,
-      usage: this.estimatedUsage(),
+      usage: this.meter.estimate(),
     };
     if (error.retryAfterMs !== undefined) event.retry_after_ms = error.retryAfterMs;
     return event;
   }
 
-  private updateUsage(update: UsageUpdate): void {
-    // Anthropic's counts are cumulative; keep the largest seen so a partial update never lowers them.
-    const u = update.usage;
-    const r = this.reported;
-    this.reported = {
-      input_tokens: Math.max(r.input_tokens, u.input_tokens),
-      output_tokens: Math.max(r.output_tokens, u.output_tokens),
-      ...maxOptional('cache_read_input_tokens', r, u),
-      ...maxOptional('cache_creation_input_tokens', r, u),
-    };
-  }
-
   private countContent(event: ContentEvent): void {
-    if (this.contentEvents++ === 0) this.firstContentAt = performance.now();
-    switch (event.type) {
-      case 'text':
-        this.contentChars += event.text.length;
-        // Only a conversation keeps the reply; elsewhere the log already holds every delta.
-        if (this.keepsText) this.text += event.text;
-        break;
-      case 'thinking':
-        this.contentChars += event.text.length;
-        break;
-      case 'tool_input':
-        this.contentChars += event.partial_json.length;
-        break;
-      case 'tool_use':
-        break;
-    }
-  }
-
-  /**
-   * Output tokens when the upstream's final count never arrived: the largest of what it reported,
-   * one per content delta, and a 4-characters-a-token guess. A lower bound, marked estimated.
-   */
-  private estimatedUsage(): Usage {
-    return {
-      ...this.reported,
-      output_tokens: Math.max(
-        this.reported.output_tokens,
-        this.contentEvents,
-        Math.ceil(this.contentChars / 4),
-      ),
-      estimated: true,
-    };
+    if (this.firstContentAt === undefined) this.firstContentAt = performance.now();
+    this.meter.count(event);
+    // Only a conversation keeps the reply; elsewhere the log already holds every delta.
+    if (this.keepsText && event.type === 'text') this.text += event.text;
   }
 
   private finish(event: TerminalEvent): void {
@@ -341,15 +300,4 @@ export class RelayStream {
     if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
     this.durationTimer = undefined;
   }
-}
-
-function maxOptional<K extends 'cache_read_input_tokens' | 'cache_creation_input_tokens'>(
-  key: K,
-  a: Omit<Usage, 'estimated'>,
-  b: Omit<Usage, 'estimated'>,
-): Partial<Pick<Usage, K>> {
-  const x = a[key];
-  const y = b[key];
-  if (x === undefined && y === undefined) return {};
-  return { [key]: Math.max(x ?? 0, y ?? 0) } as Partial<Pick<Usage, K>>;
 }

@@ -1,11 +1,12 @@
 /** The seam every upstream implements: the Anthropic SDK adapter, and test fakes. */
-import type { ContentEvent, RetryEvent, Usage } from './events.js';
+import type { ContentEvent, RetryEvent } from './events.js';
 import type { UpstreamRequest } from './request.js';
+import type { UsageCounts } from './usage.js';
 
 /** The upstream's latest usage count; kept by the stream, not written to the log. */
 export interface UsageUpdate {
   type: 'usage';
-  usage: Omit<Usage, 'estimated'>;
+  usage: UsageCounts;
 }
 
 /** The upstream finished (`message_stop`); the stream's receipt is the latest usage update. */

@@ -6,6 +6,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { UpstreamEvent, UsageUpdate } from '../core/upstream.js';
+import { type RawUsage, usageCounts } from '../core/usage.js';
 
 /** What the mapper remembers across events of one attempt. */
 export interface MapperState {
@@ -15,14 +16,6 @@ export interface MapperState {
 
 export function newMapperState(): MapperState {
   return { stopReason: null };
-}
-
-/** Token counts as the API sends them: any of them may be missing or null in a `message_delta`. */
-interface RawUsage {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
 }
 
 /**
@@ -71,7 +64,7 @@ export function mapRawEvent(
     }
     case 'message_delta':
       if (ev.delta.stop_reason != null) state.stopReason = ev.delta.stop_reason;
-      // Counts in message_delta are cumulative (https://docs.claude.com/en/docs/build-with-claude/streaming).
+      // Counts in message_delta are cumulative; the stream's UsageMeter keeps the largest.
       return usageUpdate(ev.usage);
     case 'message_stop':
       return { type: 'done', stop_reason: state.stopReason };
@@ -85,15 +78,7 @@ function textEvent(type: 'text' | 'thinking', text: string, index: number): Upst
   return text === '' ? undefined : { type, text, index };
 }
 
-/** The usage fields the relay keeps; absent counts become 0 (the stream keeps the largest seen). */
+/** A usage update from a raw count (`message_start`'s, or `message_delta`'s cumulative one). */
 export function usageUpdate(u: RawUsage | null | undefined): UsageUpdate | undefined {
-  if (u == null) return undefined;
-  const usage: UsageUpdate['usage'] = {
-    input_tokens: u.input_tokens ?? 0,
-    output_tokens: u.output_tokens ?? 0,
-  };
-  if (u.cache_read_input_tokens != null) usage.cache_read_input_tokens = u.cache_read_input_tokens;
-  if (u.cache_creation_input_tokens != null)
-    usage.cache_creation_input_tokens = u.cache_creation_input_tokens;
-  return { type: 'usage', usage };
+  return u == null ? undefined : { type: 'usage', usage: usageCounts(u) };
 }

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { mergeUsage, UsageMeter, usageCounts } from '../src/core/usage.js';
+
+describe('usage accounting', () => {
+  it('reads raw counts: missing or null input/output become 0, missing cache counts stay absent', () => {
+    expect(usageCounts({ output_tokens: 7 })).toEqual({ input_tokens: 0, output_tokens: 7 });
+    expect(
+      usageCounts({ input_tokens: null, cache_read_input_tokens: 3, cache_creation_input_tokens: null }),
+    ).toEqual({
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 3,
+    });
+  });
+
+  it('merges cumulative updates by keeping the largest of each count', () => {
+    const merged = mergeUsage(
+      { input_tokens: 10, output_tokens: 1, cache_read_input_tokens: 4 },
+      { input_tokens: 0, output_tokens: 9, cache_creation_input_tokens: 2 },
+    );
+    expect(merged).toEqual({
+      input_tokens: 10,
+      output_tokens: 9,
+      cache_read_input_tokens: 4,
+      cache_creation_input_tokens: 2,
+    });
+  });
+
+  it('reports the upstream count as final and never lowers it on a partial update', () => {
+    const meter = new UsageMeter();
+    meter.report({ input_tokens: 12, output_tokens: 1, cache_read_input_tokens: 5 });
+    meter.report({ input_tokens: 0, output_tokens: 30 });
+    expect(meter.final()).toEqual({
+      input_tokens: 12,
+      output_tokens: 30,
+      cache_read_input_tokens: 5,
+      estimated: false,
+    });
+  });
+
+  it('estimates output as the largest of the reported count, one per delta and one per four characters', () => {
+    const meter = new UsageMeter();
+    meter.report({ input_tokens: 5, output_tokens: 1 });
+    expect(meter.estimate()).toEqual({ input_tokens: 5, output_tokens: 1, estimated: true });
+    meter.count({ type: 'tool_use', index: 0, id: 'toolu_1', name: 'f' });
+    meter.count({ type: 'text', text: 'ab', index: 1 });
+    expect(meter.estimate().output_tokens).toBe(2); // two deltas beat ceil(2 / 4)
+    meter.count({ type: 'thinking', text: 'x'.repeat(20), index: 2 });
+    meter.count({ type: 'tool_input', partial_json: 'y'.repeat(18), index: 0 });
+    expect(meter.estimate().output_tokens).toBe(10); // ceil(40 / 4) beats 4 deltas
+    meter.report({ input_tokens: 5, output_tokens: 50 });
+    expect(meter.estimate()).toEqual({ input_tokens: 5, output_tokens: 50, estimated: true });
+  });
+});
