@@ -2,7 +2,6 @@
  * createApp(deps): the hono app with every HTTP route. No side effects at import; the WebSocket
  * endpoint shares the port through the server's `upgrade` event (see server.ts).
  */
-import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
@@ -11,12 +10,15 @@ import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
-import { registerAnthropicCompatRoutes } from './transports/anthropic-compat.js';
+import { registerAnthropicCompatRoutes, registerAnthropicErrorShape } from './transports/anthropic-compat.js';
+import { type Authenticate, authenticateAnonymous, authenticateRequests } from './transports/authenticate.js';
 import { registerClassicRoutes } from './transports/classic.js';
 import { registerConversationRoutes } from './transports/conversations.js';
-import { errorResponse, notFound } from './transports/http-errors.js';
+import { answerErrors } from './transports/error-answers.js';
+import { notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
 import { registerOpsRoutes } from './transports/ops.js';
+import type { RelayApp, RelayEnv } from './transports/relay-env.js';
 import { registerSseRoutes } from './transports/sse.js';
 import { registerWebRoutes } from './web/routes.js';
 
@@ -29,12 +31,17 @@ export interface AppDeps {
   readonly conversations?: Conversations;
   readonly metrics?: Metrics;
   readonly readiness?: Readiness;
+  /** Decides each request's principal (default: everyone is anonymous). */
+  readonly authenticate?: Authenticate;
 }
 
-export type RelayApp = Hono<{ Bindings: HttpBindings }>;
+export type { RelayApp } from './transports/relay-env.js';
 
 export function createApp(deps: AppDeps): RelayApp {
-  const app: RelayApp = new Hono<{ Bindings: HttpBindings }>();
+  const app: RelayApp = new Hono<RelayEnv>();
+  // Error shapes first, so even an authentication refusal is answered in the route's own shape.
+  registerAnthropicErrorShape(app);
+  app.use('*', authenticateRequests(deps.authenticate ?? authenticateAnonymous));
   const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs };
 
   registerSseRoutes(app, { registry: deps.registry, ...http });
@@ -50,9 +57,6 @@ export function createApp(deps: AppDeps): RelayApp {
   registerMethodGuards(app);
 
   app.notFound(notFound);
-  app.onError((err) => {
-    deps.logger.error({ err }, 'unhandled route error');
-    return errorResponse(err);
-  });
+  app.onError(answerErrors(deps.logger));
   return app;
 }

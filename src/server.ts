@@ -24,6 +24,7 @@ import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { Readiness } from './readiness.js';
+import { type Authenticate, authenticateAnonymous } from './transports/authenticate.js';
 import { attachWebSocket } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
@@ -50,6 +51,8 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Replace the upstream (tests at the seam); default: the SDK adapter. */
   readonly upstream?: Upstream;
+  /** Replace client authentication (tests at the seam); default: everyone is anonymous. */
+  readonly authenticate?: Authenticate;
 }
 
 export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
@@ -105,7 +108,10 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     const detail = `${running} of ${config.maxStreams} streams running`;
     return running < config.maxStreams ? { ok: true, detail } : { ok: false, detail };
   });
+  // One authentication for HTTP and the WebSocket upgrade.
+  const authenticate = options.authenticate ?? authenticateAnonymous;
   const app = createApp({
+    authenticate,
     config,
     registry,
     logger,
@@ -131,6 +137,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const ws = attachWebSocket(server, {
     registry,
+    authenticate,
     ...webSocketSettings(config),
     logger,
   });

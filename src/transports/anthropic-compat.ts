@@ -13,11 +13,12 @@ import { once } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Context, Hono } from 'hono';
+import type { Context } from 'hono';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
-import { type ErrorCode, RelayError, toRelayError } from '../core/errors.js';
-import { clientIdentity } from './client-identity.js';
+import { RelayError } from '../core/errors.js';
+import { answerErrorsAs } from './error-answers.js';
 import { readJsonBody } from './http-body.js';
+import type { RelayApp, RelayEnv } from './relay-env.js';
 
 export interface AnthropicCompatDeps {
   /** Undefined when the relay runs on a test upstream with no API behind it. */
@@ -25,7 +26,7 @@ export interface AnthropicCompatDeps {
   readonly bodyLimitBytes: number;
 }
 
-type Ctx = Context<{ Bindings: HttpBindings }>;
+type Ctx = Context<RelayEnv>;
 
 /** Client headers the upstream sees: what selects the API's behaviour, never credentials. */
 const FORWARDED_REQUEST_HEADERS = ['anthropic-version', 'anthropic-beta'] as const;
@@ -47,10 +48,15 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'anthropic-organization-id',
 ]);
 
-export function registerAnthropicCompatRoutes(
-  app: Hono<{ Bindings: HttpBindings }>,
-  deps: AnthropicCompatDeps,
-): void {
+/** The paths whose errors are answered in Anthropic's shape (mounted before authentication). */
+export const ANTHROPIC_COMPAT_PATHS = ['/v1/messages', '/v1/messages/*', '/v1/models', '/v1/models/*'];
+
+/** Marks the compat paths' errors as Anthropic-shaped; mount before the authentication middleware. */
+export function registerAnthropicErrorShape(app: RelayApp): void {
+  for (const path of ANTHROPIC_COMPAT_PATHS) app.use(path, answerErrorsAs('anthropic'));
+}
+
+export function registerAnthropicCompatRoutes(app: RelayApp, deps: AnthropicCompatDeps): void {
   app.post('/v1/messages', (c) => forward(c, deps, 'POST', '/v1/messages'));
   app.post('/v1/messages/count_tokens', (c) => forward(c, deps, 'POST', '/v1/messages/count_tokens'));
   app.get('/v1/models', (c) => forward(c, deps, 'GET', '/v1/models'));
@@ -71,8 +77,6 @@ async function forward(
   const onClose = (): void => controller.abort();
   outgoing.once('close', onClose);
   try {
-    // Client authentication plugs in here (it throws `unauthorized`); the identity is not needed yet.
-    clientIdentity(incoming.headers);
     const body = method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes) : undefined;
     const call: ApiCall = {
       method,
@@ -92,11 +96,13 @@ async function forward(
     await pipe(answer, outgoing, controller.signal);
     return RESPONSE_ALREADY_SENT;
   } catch (err) {
+    // Once the answer has begun (or the client left) nothing can be said any more: cut the socket.
+    // Before that, the error is an answer, given by the app's onError in Anthropic's shape.
     if (controller.signal.aborted || outgoing.headersSent) {
       outgoing.destroy();
       return RESPONSE_ALREADY_SENT;
     }
-    return anthropicErrorResponse(err);
+    throw err;
   } finally {
     outgoing.off('close', onClose);
   }
@@ -182,34 +188,4 @@ function responseHeaders(headers: Headers, isSse: boolean): OutgoingHttpHeaders 
   // Keeps a buffering proxy in front of the relay from holding the stream back.
   if (isSse) out['x-accel-buffering'] = 'no';
   return out;
-}
-
-/** Anthropic's error type for a relay error code; anything unlisted goes by its status. */
-const ANTHROPIC_ERROR_TYPES: Partial<Record<ErrorCode, string>> = {
-  invalid_request: 'invalid_request_error',
-  unauthorized: 'authentication_error',
-  forbidden: 'permission_error',
-  not_found: 'not_found_error',
-  payload_too_large: 'request_too_large',
-  rate_limited: 'rate_limit_error',
-  limit_exceeded: 'rate_limit_error',
-  upstream_overloaded: 'overloaded_error',
-  upstream_timeout: 'timeout_error',
-};
-
-/**
- * An error the relay itself answers, in Anthropic's shape (`{"type":"error","error":{type,message}}`)
- * so SDK clients parse it into their own error classes and retry what is retryable.
- */
-export function anthropicErrorResponse(err: unknown): Response {
-  const error = toRelayError(err);
-  const type =
-    ANTHROPIC_ERROR_TYPES[error.code] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error');
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-should-retry': String(error.retryable),
-  };
-  if (error.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000));
-  const body = { type: 'error', error: { type, message: error.message } };
-  return new Response(JSON.stringify(body), { status: error.status, headers });
 }

@@ -4,18 +4,15 @@
  * `GET /health` answers `{"status":"ok"}`. Tutorial clients never resume, so their streams abort
  * on disconnect.
  */
-import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Hono } from 'hono';
 import { z } from 'zod';
 import { RelayError } from '../core/errors.js';
 import { assertNever } from '../core/events.js';
 import { describeIssues } from '../core/request.js';
 import type { LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
-import { clientIdentity } from './client-identity.js';
 import { readJsonBody } from './http-body.js';
-import { errorResponse } from './http-errors.js';
+import type { RelayApp } from './relay-env.js';
 import { streamToSse } from './sse-response.js';
 
 const classicRequest = z.strictObject({
@@ -31,36 +28,32 @@ export interface ClassicDeps {
   readonly pingMs: number;
 }
 
-export function registerClassicRoutes(app: Hono<{ Bindings: HttpBindings }>, deps: ClassicDeps): void {
+export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
   app.get('/health', (c) => c.json({ status: 'ok' }));
 
   app.post('/chat/stream', async (c) => {
     const { incoming, outgoing } = c.env;
-    try {
-      const parsed = classicRequest.safeParse(await readJsonBody(incoming, deps.bodyLimitBytes));
-      if (!parsed.success) throw new RelayError('invalid_request', describeIssues(parsed.error));
-      const { message, system, model, max_tokens } = parsed.data;
-      const stream = await deps.registry.create(
-        {
-          message,
-          on_disconnect: 'abort',
-          ...(system === undefined ? {} : { system }),
-          ...(model === undefined ? {} : { model }),
-          ...(max_tokens === undefined ? {} : { max_tokens }),
-        },
-        { owner: clientIdentity(incoming.headers) },
-      );
-      streamToSse(outgoing, stream, 0, {
-        encode: classicFrames,
-        // Only a comment: tutorial clients read with fetch, so EventSource's `retry:` means nothing.
-        open: ':ok\n\n',
-        pingMs: deps.pingMs,
-        headers: { 'x-stream-id': stream.id },
-      });
-      return RESPONSE_ALREADY_SENT;
-    } catch (err) {
-      return errorResponse(err);
-    }
+    const parsed = classicRequest.safeParse(await readJsonBody(incoming, deps.bodyLimitBytes));
+    if (!parsed.success) throw new RelayError('invalid_request', describeIssues(parsed.error));
+    const { message, system, model, max_tokens } = parsed.data;
+    const stream = await deps.registry.create(
+      {
+        message,
+        on_disconnect: 'abort',
+        ...(system === undefined ? {} : { system }),
+        ...(model === undefined ? {} : { model }),
+        ...(max_tokens === undefined ? {} : { max_tokens }),
+      },
+      { owner: c.var.principal.id },
+    );
+    streamToSse(outgoing, stream, 0, {
+      encode: classicFrames,
+      // Only a comment: tutorial clients read with fetch, so EventSource's `retry:` means nothing.
+      open: ':ok\n\n',
+      pingMs: deps.pingMs,
+      headers: { 'x-stream-id': stream.id },
+    });
+    return RESPONSE_ALREADY_SENT;
   });
 }
 

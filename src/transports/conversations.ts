@@ -1,37 +1,23 @@
 /**
  * `GET /v1/conversations/:id` (the kept history) and `DELETE /v1/conversations/:id` (204), owned by
- * the client identity like streams: another client's conversation answers 404.
+ * the principal like streams: another client's conversation answers 404.
  */
-import type { HttpBindings } from '@hono/node-server';
-import type { Hono } from 'hono';
 import type { Conversations } from '../core/conversations.js';
-import { clientIdentity } from './client-identity.js';
-import { errorResponse } from './http-errors.js';
+import type { RelayApp } from './relay-env.js';
 
 export interface ConversationRouteDeps {
   readonly conversations: Conversations;
 }
 
-export function registerConversationRoutes(
-  app: Hono<{ Bindings: HttpBindings }>,
-  deps: ConversationRouteDeps,
-): void {
+export function registerConversationRoutes(app: RelayApp, deps: ConversationRouteDeps): void {
   const { conversations } = deps;
 
-  app.get('/v1/conversations/:id', async (c) => {
-    try {
-      return c.json(await conversations.get(c.req.param('id'), clientIdentity(c.env.incoming.headers)));
-    } catch (err) {
-      return errorResponse(err);
-    }
-  });
+  app.get('/v1/conversations/:id', async (c) =>
+    c.json(await conversations.get(c.req.param('id'), c.var.principal.id)),
+  );
 
   app.delete('/v1/conversations/:id', async (c) => {
-    try {
-      await conversations.delete(c.req.param('id'), clientIdentity(c.env.incoming.headers));
-      return c.body(null, 204);
-    } catch (err) {
-      return errorResponse(err);
-    }
+    await conversations.delete(c.req.param('id'), c.var.principal.id);
+    return c.body(null, 204);
   });
 }

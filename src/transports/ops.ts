@@ -4,12 +4,11 @@
  * tutorial's liveness answer in classic.ts.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { HttpBindings } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { RelayError } from '../core/errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Readiness } from '../readiness.js';
 import { errorResponse } from './http-errors.js';
+import type { RelayApp } from './relay-env.js';
 
 export interface OpsDeps {
   readonly readiness?: Readiness | undefined;
@@ -18,7 +17,7 @@ export interface OpsDeps {
   readonly metricsToken: string;
 }
 
-export function registerOpsRoutes(app: Hono<{ Bindings: HttpBindings }>, deps: OpsDeps): void {
+export function registerOpsRoutes(app: RelayApp, deps: OpsDeps): void {
   const { readiness, metrics } = deps;
   if (readiness) {
     app.get('/ready', async (c) => {

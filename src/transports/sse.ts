@@ -1,15 +1,12 @@
 /**
  * The SSE transport: DESIGN.md's `/v1/streams` routes, an adapter of the core's registry and cursors.
  */
-import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import type { Hono } from 'hono';
 import { RelayError } from '../core/errors.js';
 import { parseStreamRequest } from '../core/request.js';
 import type { StreamRegistry } from '../core/streams.js';
-import { clientIdentity } from './client-identity.js';
 import { readJsonBody } from './http-body.js';
-import { errorResponse } from './http-errors.js';
+import type { RelayApp } from './relay-env.js';
 import { streamToSse } from './sse-response.js';
 import { sseFrames } from './wire.js';
 
@@ -19,64 +16,45 @@ export interface SseDeps {
   readonly pingMs: number;
 }
 
-export function registerSseRoutes(app: Hono<{ Bindings: HttpBindings }>, deps: SseDeps): void {
+export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
   const { registry } = deps;
   const sse = { encode: sseFrames, pingMs: deps.pingMs };
 
   app.post('/v1/streams', async (c) => {
     const { incoming, outgoing } = c.env;
-    try {
-      const req = parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes));
-      const stream = await registry.create(req, { owner: clientIdentity(incoming.headers) });
-      if (wantsJson(c.req.header('accept'))) {
-        const base = `/v1/streams/${stream.id}`;
-        return c.json(
-          { stream_id: stream.id, events_url: `${base}/events`, cancel_url: `${base}/cancel` },
-          201,
-          {
-            location: base,
-          },
-        );
-      }
-      streamToSse(outgoing, stream, 0, { ...sse, headers: { 'x-stream-id': stream.id } });
-      return RESPONSE_ALREADY_SENT;
-    } catch (err) {
-      return errorResponse(err);
+    const req = parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes));
+    const stream = await registry.create(req, { owner: c.var.principal.id });
+    if (wantsJson(c.req.header('accept'))) {
+      const base = `/v1/streams/${stream.id}`;
+      return c.json(
+        { stream_id: stream.id, events_url: `${base}/events`, cancel_url: `${base}/cancel` },
+        201,
+        { location: base },
+      );
     }
+    streamToSse(outgoing, stream, 0, { ...sse, headers: { 'x-stream-id': stream.id } });
+    return RESPONSE_ALREADY_SENT;
   });
 
   app.get('/v1/streams/:id/events', (c) => {
-    const { incoming, outgoing } = c.env;
-    try {
-      const stream = registry.require(c.req.param('id'), clientIdentity(incoming.headers));
-      // EventSource sends Last-Event-ID on reconnect; it must win over the `?after` of the first URL.
-      const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
-      // Nothing left after the terminal event: 204 tells EventSource to stop reconnecting.
-      if (!stream.log.resumeFrom(after)) return c.body(null, 204);
-      streamToSse(outgoing, stream, after, { ...sse, headers: { 'x-stream-id': stream.id } });
-      return RESPONSE_ALREADY_SENT;
-    } catch (err) {
-      return errorResponse(err);
-    }
+    const stream = registry.require(c.req.param('id'), c.var.principal.id);
+    // EventSource sends Last-Event-ID on reconnect; it must win over the `?after` of the first URL.
+    const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
+    // Nothing left after the terminal event: 204 tells EventSource to stop reconnecting.
+    if (!stream.log.resumeFrom(after)) return c.body(null, 204);
+    streamToSse(c.env.outgoing, stream, after, { ...sse, headers: { 'x-stream-id': stream.id } });
+    return RESPONSE_ALREADY_SENT;
   });
 
   app.post('/v1/streams/:id/cancel', (c) => {
-    try {
-      const stream = registry.require(c.req.param('id'), clientIdentity(c.env.incoming.headers));
-      stream.cancel('client');
-      return c.json(stream.snapshot());
-    } catch (err) {
-      return errorResponse(err);
-    }
+    const stream = registry.require(c.req.param('id'), c.var.principal.id);
+    stream.cancel('client');
+    return c.json(stream.snapshot());
   });
 
-  app.get('/v1/streams/:id', (c) => {
-    try {
-      return c.json(registry.require(c.req.param('id'), clientIdentity(c.env.incoming.headers)).snapshot());
-    } catch (err) {
-      return errorResponse(err);
-    }
-  });
+  app.get('/v1/streams/:id', (c) =>
+    c.json(registry.require(c.req.param('id'), c.var.principal.id).snapshot()),
+  );
 }
 
 function wantsJson(accept: string | undefined): boolean {

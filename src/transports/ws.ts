@@ -9,10 +9,10 @@
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { RelayError } from '../core/errors.js';
+import { RelayError, toRelayError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
-import { clientIdentity } from './client-identity.js';
+import { type Authenticate, authenticateAnonymous } from './authenticate.js';
 import { WsConnection } from './ws-connection.js';
 import { WS_CLOSE } from './ws-protocol.js';
 
@@ -23,6 +23,8 @@ const SHUTDOWN_CLOSE_MS = 2000;
 
 export interface WsDeps {
   readonly registry: StreamRegistry;
+  /** The same function the HTTP routes authenticate with, called before the handshake. */
+  readonly authenticate?: Authenticate;
   /** Ping interval; a peer that did not pong since the previous ping is terminated. */
   readonly heartbeatMs: number;
   /** Largest client frame; a bigger one closes the connection with 1009. */
@@ -74,6 +76,8 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
   }, deps.heartbeatMs);
   heartbeat.unref();
 
+  const authenticate = deps.authenticate ?? authenticateAnonymous;
+
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // A client resetting mid-handshake must not become an uncaught 'error'.
     socket.on('error', ignore);
@@ -85,7 +89,22 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
       refuse(socket, new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere'));
       return;
     }
-    const owner = clientIdentity(req.headers);
+    authenticate(req).then(
+      (principal) => upgrade(req, socket, head, principal.id),
+      (err: unknown) => {
+        if (!(err instanceof RelayError)) deps.logger?.error({ err }, 'authentication failed unexpectedly');
+        refuse(socket, toRelayError(err));
+      },
+    );
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, owner: string): void => {
+    // The client may have gone, or shutdown begun, while the credentials were checked.
+    if (socket.destroyed) return;
+    if (closing !== undefined) {
+      refuse(socket, new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere'));
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, {
         registry: deps.registry,
