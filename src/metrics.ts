@@ -72,12 +72,12 @@ export function createMetrics(streams: StreamRegistry): Metrics {
   });
 
   const stop = streams.onEnd((stream) => {
-    const terminal = stream.log.terminal?.event;
+    const terminal = stream.terminal;
     if (terminal === undefined) return;
     const detail =
       terminal.type === 'error' ? terminal.code : terminal.type === 'cancelled' ? terminal.reason : '';
     ended.inc({ outcome: terminal.type, detail });
-    events.inc(stream.log.lastSeq);
+    events.inc(stream.lastSeq);
     const usage = stream.usage;
     tokens.inc({ direction: 'input' }, usage.input_tokens);
     tokens.inc({ direction: 'output' }, usage.output_tokens);

@@ -71,7 +71,7 @@ describe('StreamRegistry', () => {
       max_tokens: 64,
       messages: [{ role: 'user', content: 'hi' }],
     });
-    expect(stream.snapshot()).toMatchObject({ state: 'done', last_seq: 5 });
+    expect(await stream.snapshot()).toMatchObject({ state: 'done', last_seq: 5 });
   });
 
   it('ids are unguessable and a stream is invisible to other owners', async () => {
@@ -80,9 +80,9 @@ describe('StreamRegistry', () => {
     const b = await r.create({ message: 'x' }, { owner: 'alice' });
     expect(a.id).toMatch(/^str_[A-Za-z0-9_-]{22}$/);
     expect(a.id).not.toBe(b.id);
-    expect(r.get(a.id, 'alice')).toBe(a);
-    expect(r.get(a.id, 'mallory')).toBeUndefined();
-    expect(() => r.require(a.id, 'mallory')).toThrow(RelayError);
+    expect(await r.find(a.id, 'alice')).toBe(a);
+    expect(await r.find(a.id, 'mallory')).toBeUndefined();
+    await expect(r.open(a.id, 'mallory')).rejects.toThrow(RelayError);
   });
 
   it('cancel aborts the upstream at once and appends one cancelled event with estimated usage', async () => {
@@ -95,10 +95,10 @@ describe('StreamRegistry', () => {
     const sink = new CollectSink();
     stream.attach(sink);
     while (!sink.types.includes('text')) await new Promise((resolve) => setTimeout(resolve, 1));
-    stream.cancel('client');
-    stream.cancel('client');
+    await stream.cancel('client');
+    await stream.cancel('client');
     await sink.finished;
-    await stream.settled;
+    await r.settled(stream.id);
     expect(upstream.calls[0]?.aborted).toBe(true);
     expect(sink.types.filter((t) => t === 'cancelled')).toHaveLength(1);
     expect(sink.events.at(-1)).toMatchObject({
@@ -161,9 +161,9 @@ describe('StreamRegistry', () => {
     const stream = await r.create({ message: 'x', on_disconnect: 'abort' }, { owner: 'a' });
     const cursor = stream.attach(new CollectSink());
     cursor.detach();
-    await stream.settled;
+    await r.settled(stream.id);
     expect(stream.state).toBe('cancelled');
-    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
+    expect(stream.terminal).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
     expect(upstream.calls[0]?.aborted).toBe(true);
   });
 
@@ -189,8 +189,8 @@ describe('StreamRegistry', () => {
     const { registry: r, upstream } = registry(() => [{ hang: true }], { graceMs: 10 });
     const stream = await r.create({ message: 'x' }, { owner: 'a' });
     stream.attach(new CollectSink()).detach();
-    await stream.settled;
-    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
+    await r.settled(stream.id);
+    expect(stream.terminal).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
     expect(upstream.calls[0]?.aborted).toBe(true);
   });
 
@@ -198,8 +198,8 @@ describe('StreamRegistry', () => {
     const { registry: r } = registry(() => [{ hang: true }], { maxDurationMs: 10, graceMs: 10_000 });
     const stream = await r.create({ message: 'x' }, { owner: 'a' });
     stream.attach(new CollectSink());
-    await stream.settled;
-    expect(stream.log.terminal?.event).toMatchObject({ type: 'cancelled', reason: 'timeout' });
+    await r.settled(stream.id);
+    expect(stream.terminal).toMatchObject({ type: 'cancelled', reason: 'timeout' });
   });
 
   it('shutdown gives every running stream one cancelled event and refuses new streams', async () => {
@@ -224,10 +224,10 @@ describe('StreamRegistry', () => {
   it('forgets a finished stream after its retention period', async () => {
     const { registry: r } = registry(() => textScript(1), { retentionMs: 5 });
     const stream = await r.create({ message: 'x' }, { owner: 'a' });
-    await stream.settled;
-    expect(r.get(stream.id)).toBe(stream);
+    await r.settled(stream.id);
+    expect(await r.find(stream.id)).toBe(stream);
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(r.get(stream.id)).toBeUndefined();
+    expect(await r.find(stream.id)).toBeUndefined();
     expect(r.size).toBe(0);
   });
 
@@ -258,6 +258,7 @@ describe('StreamRegistry', () => {
       .filter((r) => r === 'Timeout' || r === 'Immediate').length;
     const { registry: r } = registry(() => textScript(3), { retentionMs: 1 });
     const logs: { listenerCount: number }[] = [];
+    const stop = r.onEnd((g) => logs.push(g.log));
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(
         Array.from({ length: 100 }, async (_, i) => {
@@ -265,17 +266,18 @@ describe('StreamRegistry', () => {
             { message: 'x', on_disconnect: i % 2 ? 'abort' : 'grace' },
             { owner: 'a' },
           );
-          logs.push(s.log);
           const sink = new CollectSink();
           s.attach(sink);
           await sink.finished;
-          await s.settled;
+          await r.settled(s.id);
         }),
       );
     }
     const deadline = Date.now() + 5000;
     while (r.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    stop();
     expect(r.size).toBe(0);
+    expect(logs).toHaveLength(1000);
     expect(logs.every((l) => l.listenerCount === 0)).toBe(true);
     const after = process.getActiveResourcesInfo().filter((x) => x === 'Timeout' || x === 'Immediate').length;
     expect(after).toBeLessThanOrEqual(baseline);

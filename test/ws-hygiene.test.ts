@@ -25,6 +25,8 @@ describe('resource hygiene', () => {
     const relay = await startTestRelay({ retentionMs: 200, wsMaxMessagesPerSecond: 5000 }, upstream);
     try {
       const baseline = resources();
+      const logs: { listenerCount: number }[] = [];
+      const stop = relay.registry.onEnd((g) => logs.push(g.log));
 
       const clients = await Promise.all(range(1, 4).map(() => WsClient.open(wsUrl(relay.url))));
       const ids = (
@@ -40,14 +42,15 @@ describe('resource hygiene', () => {
           const events = await client.untilTerminal(id);
           expect(events.map((e) => e.seq)).toEqual(range(1, events.length));
           expect(events.at(-1)?.type).toBe('done');
-          const stream = relay.registry.get(id);
-          // Still retained: nothing subscribed to its log any more.
-          if (stream !== undefined) {
-            expect(stream.subscriberCount).toBe(0);
-            expect(stream.log.listenerCount).toBe(0);
-          }
+          const stream = await relay.registry.find(id);
+          // Still retained: nothing subscribed to it any more.
+          if (stream !== undefined) expect(stream.readerCount).toBe(0);
         }
       }
+      stop();
+      expect(logs).toHaveLength(1000);
+      // Nothing subscribed to any log any more.
+      expect(logs.every((l) => l.listenerCount === 0)).toBe(true);
       await Promise.all(clients.map((client) => client.close()));
       await until(() => relay.registry.size === 0, 10_000, 'every stream to expire');
       await until(

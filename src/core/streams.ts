@@ -1,39 +1,24 @@
 /**
  * The stream registry: creates streams with unguessable ids (resolving conversations first),
- * finds them for their owner, forgets them after their retention period and shuts them all down.
- * What a stream does while it lives (its log, upstream loop, disconnect policy and its one
- * terminal event) is in relay-stream.ts.
+ * opens them for their owner and shuts this instance's generations down. What a generation does
+ * while it lives (upstream loop, disconnect policy, its one terminal event) is in
+ * stream-generation.ts; where streams are kept and how any instance reads them is the store's job
+ * (stream-store.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { RelayError } from './errors.js';
-import { RelayStream, type StreamOutcome } from './relay-stream.js';
+import { MemoryStreamStore } from './memory-stream-store.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
-import type { LogLimits } from './stream-log.js';
+import { StreamGeneration, type StreamOutcome } from './stream-generation.js';
+import type { StreamHandle } from './stream-handle.js';
+import type { StreamStore } from './stream-store.js';
+import type { StreamsConfig } from './streams-config.js';
 import type { Upstream } from './upstream.js';
 
-export {
-  RelayStream,
-  type StreamOutcome,
-  type StreamSnapshot,
-  type StreamState,
-} from './relay-stream.js';
-
-export interface StreamsConfig {
-  readonly defaultModel: string;
-  readonly defaultMaxTokens: number;
-  readonly log: LogLimits;
-  /** A cursor blocked on its socket may lag this many events before it is cut (`slow_consumer`). */
-  readonly maxLagEvents: number;
-  /** With `on_disconnect: grace`, how long a stream with no subscriber keeps generating. */
-  readonly graceMs: number;
-  /** How long a finished stream stays resumable. */
-  readonly retentionMs: number;
-  /** Most streams held at once (running and retained). */
-  readonly maxStreams: number;
-  /** A stream still running after this long is cancelled with reason `timeout`. 0 = no limit. */
-  readonly maxDurationMs: number;
-}
+export type { StreamOutcome } from './stream-generation.js';
+export type { StreamHandle, StreamSnapshot, StreamState } from './stream-handle.js';
+export type { StreamsConfig } from './streams-config.js';
 
 /** What a conversation adds to a request: earlier turns, and the system prompt it keeps. */
 export interface ConversationContext {
@@ -56,26 +41,38 @@ export interface CreateOptions {
   readonly owner: string;
 }
 
-/** Called whenever a stream ends; the metrics and tests listen here. */
-export type StreamEndListener = (stream: RelayStream) => void;
+/** Called whenever a stream generated here ends; the metrics and tests listen here. */
+export type StreamEndListener = (generation: StreamGeneration) => void;
 
 export class StreamRegistry {
-  private readonly streams = new Map<string, RelayStream>();
+  /** Generations on this instance until their upstream loop unwinds, with this instance's handle on each. */
+  private readonly generations = new Map<string, { generation: StreamGeneration; handle: StreamHandle }>();
   private readonly upstream: Upstream;
   readonly config: StreamsConfig;
+  private readonly store: StreamStore;
   private readonly conversations: ConversationHooks | undefined;
   private readonly endListeners = new Set<StreamEndListener>();
   private closing = false;
   private drainStarted = false;
 
-  constructor(deps: { upstream: Upstream; config: StreamsConfig; conversations?: ConversationHooks }) {
+  constructor(deps: {
+    upstream: Upstream;
+    config: StreamsConfig;
+    conversations?: ConversationHooks;
+    /** Default: the in-memory store. */
+    store?: StreamStore;
+  }) {
     this.upstream = deps.upstream;
     this.config = deps.config;
     this.conversations = deps.conversations;
+    this.store =
+      deps.store ??
+      new MemoryStreamStore({ retentionMs: deps.config.retentionMs, maxLagEvents: deps.config.maxLagEvents });
   }
 
+  /** Streams this instance holds (running and retained). */
   get size(): number {
-    return this.streams.size;
+    return this.store.size;
   }
 
   /** True once a drain or shutdown began: new streams are refused with `shutting_down`. */
@@ -88,17 +85,18 @@ export class StreamRegistry {
     this.drainStarted = true;
   }
 
+  /** Streams generated on this instance that have no terminal event yet. */
   get running(): number {
     let n = 0;
-    for (const s of this.streams.values()) if (s.state === 'running') n++;
+    for (const { generation } of this.generations.values()) if (generation.state === 'running') n++;
     return n;
   }
 
   /** Starts a generation. Its `start` event is in the log before this resolves. */
-  async create(req: StreamRequest, options: CreateOptions): Promise<RelayStream> {
+  async create(req: StreamRequest, options: CreateOptions): Promise<StreamHandle> {
     if (this.draining) throw shuttingDown();
-    if (this.streams.size >= this.config.maxStreams) this.evictOldestFinished();
-    if (this.streams.size >= this.config.maxStreams) {
+    if (this.store.size >= this.config.maxStreams) this.store.evictIdle();
+    if (this.store.size >= this.config.maxStreams) {
       throw new RelayError(
         'limit_exceeded',
         `the relay holds its maximum of ${this.config.maxStreams} streams`,
@@ -121,35 +119,47 @@ export class StreamRegistry {
       { model: this.config.defaultModel, maxTokens: this.config.defaultMaxTokens },
       history,
     );
-    const id = newStreamId();
-    const stream = new RelayStream({
-      id,
+    const generation = new StreamGeneration({
+      id: newStreamId(),
       owner: options.owner,
       request: req,
       upstreamRequest: upstreamReq,
       config: this.config,
-      onEnd: (s) => this.onStreamEnd(s),
-      onExpire: (s) => this.streams.delete(s.id),
+      onEnd: (g) => this.onGenerationEnd(g),
     });
-    this.streams.set(id, stream);
-    stream.run(this.upstream);
-    return stream;
+    let handle: StreamHandle;
+    try {
+      handle = await this.store.add(generation);
+    } catch (err) {
+      // Never ran: release its timers; the conversation's pending turn is settled by onEnd.
+      generation.cancel('shutdown');
+      throw err;
+    }
+    this.generations.set(generation.id, { generation, handle });
+    void generation.settled.then(() => this.generations.delete(generation.id));
+    generation.run(this.upstream);
+    return handle;
   }
 
   /** The stream if it exists and belongs to `owner`; foreign streams look unknown on purpose. */
-  get(id: string, owner?: string): RelayStream | undefined {
-    const stream = this.streams.get(id);
+  async find(id: string, owner?: string): Promise<StreamHandle | undefined> {
+    const stream = await this.store.open(id);
     if (stream === undefined || (owner !== undefined && stream.owner !== owner)) return undefined;
     return stream;
   }
 
-  /** Like `get`, but throws `not_found` with a message for the client. */
-  require(id: string, owner?: string): RelayStream {
-    const stream = this.get(id, owner);
+  /** Like `find`, but throws `not_found` with a message for the client. */
+  async open(id: string, owner?: string): Promise<StreamHandle> {
+    const stream = await this.find(id, owner);
     if (stream === undefined) {
       throw new RelayError('not_found', `no stream "${truncateId(id)}": it never existed or has expired`);
     }
     return stream;
+  }
+
+  /** Resolves when the upstream loop of a stream generated here has unwound (at once otherwise). */
+  settled(id: string): Promise<void> {
+    return this.generations.get(id)?.generation.settled ?? Promise.resolve();
   }
 
   onEnd(listener: StreamEndListener): () => void {
@@ -161,45 +171,35 @@ export class StreamRegistry {
 
   /**
    * Refuses new streams, cancels running ones with reason `shutdown` (each gets its terminal
-   * event), waits up to `timeoutMs` for their upstream loops to unwind, then forgets everything.
+   * event), waits up to `timeoutMs` for their upstream loops to unwind and their readers here to
+   * write the terminal event, then closes the store.
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     this.closing = true;
-    const running = [...this.streams.values()].filter((s) => s.state === 'running');
-    for (const s of running) s.cancel('shutdown');
+    const running = [...this.generations.values()].filter((g) => g.generation.state === 'running');
+    for (const { generation } of running) generation.cancel('shutdown');
     let timer: NodeJS.Timeout | undefined;
-    // Wait for the upstream loops to unwind and for every cursor to write its terminal event.
     await Promise.race([
-      Promise.allSettled(running.map(async (s) => [await s.settled, await s.drained()])),
+      Promise.allSettled(running.map(async (s) => [await s.generation.settled, await s.handle.drained()])),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
     ]);
     clearTimeout(timer);
-    for (const s of this.streams.values()) s.dispose();
-    this.streams.clear();
+    this.generations.clear();
+    await this.store.close();
   }
 
-  private onStreamEnd(stream: RelayStream): void {
-    const conversationId = stream.request.conversation_id;
+  private onGenerationEnd(generation: StreamGeneration): void {
+    const conversationId = generation.request.conversation_id;
     if (conversationId !== undefined && this.conversations !== undefined) {
       try {
-        this.conversations.finish(conversationId, stream.request, stream.owner, stream.outcome());
+        this.conversations.finish(conversationId, generation.request, generation.owner, generation.outcome());
       } catch {
         // A store failure must not disturb the stream that already ended; the store reports its own.
       }
     }
-    for (const listener of this.endListeners) listener(stream);
-  }
-
-  private evictOldestFinished(): void {
-    for (const stream of this.streams.values()) {
-      if (stream.state !== 'running' && stream.subscriberCount === 0) {
-        stream.dispose();
-        this.streams.delete(stream.id);
-        return;
-      }
-    }
+    for (const listener of this.endListeners) listener(generation);
   }
 }
 

@@ -4,8 +4,8 @@
  * the cursor hands it into one write, pings when idle, and releases its timer and listeners on close.
  */
 import type { ServerResponse } from 'node:http';
+import type { StreamHandle } from '../core/stream-handle.js';
 import type { CursorOutcome, CursorSink, LogEntry } from '../core/stream-log.js';
-import type { RelayStream } from '../core/streams.js';
 import { SSE_HEADERS, SSE_OPEN, SSE_PING } from './wire.js';
 
 export interface SseResponseOptions {
@@ -20,7 +20,7 @@ export interface SseResponseOptions {
 /** Opens the SSE response at once and streams `stream` into it from after `after`. */
 export function streamToSse(
   res: ServerResponse,
-  stream: RelayStream,
+  stream: StreamHandle,
   after: number,
   options: SseResponseOptions,
 ): void {

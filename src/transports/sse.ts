@@ -36,25 +36,26 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
     return RESPONSE_ALREADY_SENT;
   });
 
-  app.get('/v1/streams/:id/events', (c) => {
-    const stream = registry.require(c.req.param('id'), c.var.principal.id);
+  app.get('/v1/streams/:id/events', async (c) => {
+    const stream = await registry.open(c.req.param('id'), c.var.principal.id);
     // EventSource sends Last-Event-ID on reconnect; it must win over the `?after` of the first URL.
     const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
     // Nothing left after the terminal event: 204 tells EventSource to stop reconnecting.
-    if (!stream.log.resumeFrom(after)) return c.body(null, 204);
+    if (!stream.resumeFrom(after)) return c.body(null, 204);
     streamToSse(c.env.outgoing, stream, after, { ...sse, headers: { 'x-stream-id': stream.id } });
     return RESPONSE_ALREADY_SENT;
   });
 
-  app.post('/v1/streams/:id/cancel', (c) => {
-    const stream = registry.require(c.req.param('id'), c.var.principal.id);
-    stream.cancel('client');
-    return c.json(stream.snapshot());
+  app.post('/v1/streams/:id/cancel', async (c) => {
+    const stream = await registry.open(c.req.param('id'), c.var.principal.id);
+    await stream.cancel('client');
+    return c.json(await stream.snapshot());
   });
 
-  app.get('/v1/streams/:id', (c) =>
-    c.json(registry.require(c.req.param('id'), c.var.principal.id).snapshot()),
-  );
+  app.get('/v1/streams/:id', async (c) => {
+    const stream = await registry.open(c.req.param('id'), c.var.principal.id);
+    return c.json(await stream.snapshot());
+  });
 }
 
 function wantsJson(accept: string | undefined): boolean {

@@ -8,8 +8,9 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
 import { RelayError, toRelayError } from '../core/errors.js';
 import { assertNever } from '../core/events.js';
+import type { StreamHandle } from '../core/stream-handle.js';
 import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
-import type { RelayStream, StreamRegistry } from '../core/streams.js';
+import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { wsMessage } from './wire.js';
 import {
@@ -132,10 +133,10 @@ export class WsConnection {
         this.start(frame).catch(this.onInternalError);
         break;
       case 'cancel':
-        this.cancel(frame);
+        this.cancel(frame).catch(this.onInternalError);
         break;
       case 'resume':
-        this.resume(frame);
+        this.resume(frame).catch(this.onInternalError);
         break;
       case 'ping':
         this.sendText(pongMessage(frame.t));
@@ -147,7 +148,7 @@ export class WsConnection {
 
   private async start(frame: StartFrame): Promise<void> {
     const context: ErrorContext = frame.ref === undefined ? {} : { ref: frame.ref };
-    let stream: RelayStream;
+    let stream: StreamHandle;
     try {
       stream = await this.options.registry.create(frame.request, { owner: this.options.owner });
     } catch (err) {
@@ -156,25 +157,25 @@ export class WsConnection {
     }
     // The socket went while the stream was being created: nobody ever learned its id to resume it.
     if (this.closing) {
-      stream.cancel('disconnect');
+      await stream.cancel('disconnect');
       return;
     }
     this.attach(stream, 0, frame.ref);
   }
 
-  private cancel(frame: CancelFrame): void {
-    const stream = this.find(frame.stream_id);
+  private async cancel(frame: CancelFrame): Promise<void> {
+    const stream = await this.find(frame.stream_id);
     // Idempotent: a finished stream stays as it is; its terminal event was or will be delivered.
-    stream?.cancel('client');
+    await stream?.cancel('client');
   }
 
-  private resume(frame: ResumeFrame): void {
-    const stream = this.find(frame.stream_id);
-    if (stream === undefined) return;
+  private async resume(frame: ResumeFrame): Promise<void> {
+    const stream = await this.find(frame.stream_id);
+    if (stream === undefined || this.closing) return;
     const { after, stream_id } = frame;
     let follow: boolean;
     try {
-      follow = stream.log.resumeFrom(after);
+      follow = stream.resumeFrom(after);
     } catch (err) {
       this.sendError(this.reportable(err), { stream_id });
       return;
@@ -184,9 +185,9 @@ export class WsConnection {
   }
 
   /** The stream if this client owns it; otherwise answers not_found (foreign ids look unknown). */
-  private find(id: string): RelayStream | undefined {
+  private async find(id: string): Promise<StreamHandle | undefined> {
     try {
-      return this.options.registry.require(id, this.options.owner);
+      return await this.options.registry.open(id, this.options.owner);
     } catch (err) {
       this.sendError(this.reportable(err), { stream_id: id });
       return undefined;
@@ -198,7 +199,7 @@ export class WsConnection {
    * on the stream is replaced, and detached only after the new one is attached, so the stream never
    * sees zero subscribers (which would start its disconnect policy).
    */
-  private attach(stream: RelayStream, after: number, ref?: string): void {
+  private attach(stream: StreamHandle, after: number, ref?: string): void {
     const idJson = JSON.stringify(stream.id);
     const refJson = ref === undefined ? undefined : JSON.stringify(ref);
     const previous = this.attached.get(stream.id);

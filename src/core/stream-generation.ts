@@ -1,33 +1,24 @@
 /**
- * One generation: its log, its upstream loop, its subscribers and its timers. The registry
- * (streams.ts) creates, finds and forgets streams; this is what each one does while it lives.
+ * One generation: the upstream loop, its usage, its timers and the log it appends to. It lives on
+ * the one instance that runs the upstream request; readers anywhere reach it through a
+ * StreamHandle (stream-handle.ts) and tell it about presence and cancels. The registry
+ * (streams.ts) creates generations; the store (stream-store.ts) makes them readable.
  */
 import { RelayError, toRelayError } from './errors.js';
-import {
-  type CancelledEvent,
-  type CancelReason,
-  type ContentEvent,
-  type ErrorEvent,
-  isTerminal,
-  type TerminalEvent,
-  type Usage,
+import type {
+  CancelledEvent,
+  CancelReason,
+  ContentEvent,
+  ErrorEvent,
+  TerminalEvent,
+  Usage,
 } from './events.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
-import { Cursor, type CursorOutcome, type CursorSink, StreamLog } from './stream-log.js';
-import type { StreamsConfig } from './streams.js';
+import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
+import { StreamLog } from './stream-log.js';
+import type { StreamsConfig } from './streams-config.js';
 import type { Upstream } from './upstream.js';
 import { UsageMeter } from './usage.js';
-
-export type StreamState = 'running' | 'done' | 'error' | 'cancelled';
-
-export interface StreamSnapshot {
-  stream_id: string;
-  state: StreamState;
-  model: string;
-  last_seq: number;
-  usage: Usage;
-  created_at: string;
-}
 
 /** How a finished stream's turn is kept in its conversation (see conversations). */
 export interface StreamOutcome {
@@ -36,23 +27,24 @@ export interface StreamOutcome {
   readonly text: string;
 }
 
-export interface StreamInit {
+export interface GenerationInit {
   id: string;
   owner: string;
   request: StreamRequest;
   upstreamRequest: UpstreamRequest;
   config: StreamsConfig;
-  onEnd: (stream: RelayStream) => void;
-  onExpire: (stream: RelayStream) => void;
+  /** Told once, right after the terminal event is appended. */
+  onEnd: (generation: StreamGeneration) => void;
 }
 
-/** One generation: its log, its upstream loop, its subscribers and its timers. */
-export class RelayStream {
+/** One generation: its upstream loop, usage and timers, appending to its log. */
+export class StreamGeneration {
   readonly id: string;
   readonly owner: string;
   readonly request: StreamRequest;
   readonly upstreamRequest: UpstreamRequest;
   readonly model: string;
+  /** The log this generation appends to; the store hands it to readers (or ships it elsewhere). */
   readonly log: StreamLog;
   readonly createdAt = new Date();
   /** Monotonic ms (performance.now) at creation and at the first content event: time to first token. */
@@ -61,23 +53,24 @@ export class RelayStream {
   readonly policy: DisconnectPolicy;
   /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
   readonly settled: Promise<void>;
+  /** Resolves right after the terminal event is appended. */
+  readonly ended: Promise<void>;
 
   private readonly config: StreamsConfig;
   private readonly controller = new AbortController();
-  private readonly onEndCb: (stream: RelayStream) => void;
-  private readonly onExpireCb: (stream: RelayStream) => void;
-  private readonly cursors = new Set<Cursor>();
-  private readonly drainWaiters: (() => void)[] = [];
+  private readonly onEndCb: (generation: StreamGeneration) => void;
   private resolveSettled!: () => void;
+  private resolveEnded!: () => void;
   private graceTimer: NodeJS.Timeout | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
-  private retentionTimer: NodeJS.Timeout | undefined;
   private cancelReason: CancelReason | undefined;
   private readonly meter = new UsageMeter();
   private text = '';
   private readonly keepsText: boolean;
+  /** Readers anywhere; the disconnect policy runs only when it is zero. */
+  private readerCount = 0;
 
-  constructor(init: StreamInit) {
+  constructor(init: GenerationInit) {
     this.id = init.id;
     this.owner = init.owner;
     this.request = init.request;
@@ -87,10 +80,12 @@ export class RelayStream {
     this.policy = init.request.on_disconnect ?? 'grace';
     this.keepsText = init.request.conversation_id !== undefined;
     this.onEndCb = init.onEnd;
-    this.onExpireCb = init.onExpire;
     this.log = new StreamLog(init.config.log);
     this.settled = new Promise((resolve) => {
       this.resolveSettled = resolve;
+    });
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
     });
     this.log.append({ type: 'start', stream_id: this.id, model: this.model });
     // Nobody is attached yet (a detached start waits for its EventSource): the grace clock runs.
@@ -102,61 +97,43 @@ export class RelayStream {
   }
 
   get state(): StreamState {
-    const terminal = this.log.terminal?.event;
-    if (terminal === undefined) return 'running';
-    switch (terminal.type) {
-      case 'done':
-        return 'done';
-      case 'error':
-        return 'error';
-      case 'cancelled':
-        return 'cancelled';
-      default:
-        return 'running';
-    }
+    return stateOf(this.terminal);
   }
 
-  get subscriberCount(): number {
-    return this.cursors.size;
+  get terminal(): TerminalEvent | undefined {
+    return this.log.terminal?.event as TerminalEvent | undefined;
+  }
+
+  get lastSeq(): number {
+    return this.log.lastSeq;
   }
 
   /** Usage so far: the upstream's final count once `done` arrived, otherwise an estimate. */
   get usage(): Usage {
-    const terminal = this.log.terminal?.event;
-    if (terminal !== undefined && isTerminal(terminal)) return terminal.usage;
-    return this.meter.estimate();
-  }
-
-  snapshot(): StreamSnapshot {
-    return {
-      stream_id: this.id,
-      state: this.state,
-      model: this.model,
-      last_seq: this.log.lastSeq,
-      usage: this.usage,
-      created_at: this.createdAt.toISOString(),
-    };
+    return this.terminal?.usage ?? this.meter.estimate();
   }
 
   outcome(): StreamOutcome {
-    const terminal = this.log.terminal?.event;
-    if (terminal === undefined || !isTerminal(terminal)) throw new Error('stream has not ended');
+    const terminal = this.terminal;
+    if (terminal === undefined) throw new Error('stream has not ended');
     return { terminal, text: this.text };
   }
 
   /**
-   * Subscribes a transport: a cursor that writes every event after `after`, then follows. A
-   * `replay_unavailable` gap is reported through `sink.end`.
+   * Presence: how many readers the stream has (on every instance). When the last one leaves
+   * without having read the terminal event, the disconnect policy starts.
    */
-  attach(sink: CursorSink, after = 0): Cursor {
-    const cursor = new Cursor(this.log, sink, after, {
-      maxLagEvents: this.config.maxLagEvents,
-      onClose: this.onCursorClose,
-    });
-    this.cursors.add(cursor);
-    this.clearGrace();
-    cursor.start();
-    return cursor;
+  readers(count: number, exit?: ReaderExit): void {
+    this.readerCount = count;
+    if (count > 0) {
+      this.clearGrace();
+      return;
+    }
+    if (this.log.ended || exit === undefined) return;
+    // Cut cursors (slow, replay gone) count as gone clients: they are expected to resume.
+    if (exit === 'terminal') return;
+    if (this.policy === 'abort') this.cancel('disconnect');
+    else this.startGrace();
   }
 
   /**
@@ -168,15 +145,6 @@ export class RelayStream {
     this.cancelReason = reason;
     const event: CancelledEvent = { type: 'cancelled', reason, usage: this.meter.estimate() };
     this.finish(event);
-  }
-
-  /** Releases every timer and subscriber; the registry calls it when it forgets the stream. */
-  dispose(): void {
-    if (!this.log.ended) this.cancel('shutdown');
-    this.clearTimers();
-    if (this.retentionTimer !== undefined) clearTimeout(this.retentionTimer);
-    this.retentionTimer = undefined;
-    for (const cursor of [...this.cursors]) cursor.detach();
   }
 
   /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
@@ -254,38 +222,15 @@ export class RelayStream {
     // After `done` the upstream has finished on its own: no abort, so its connection can be reused.
     if (event.type !== 'done' && !this.controller.signal.aborted) this.controller.abort();
     this.log.append(event);
-    this.retentionTimer = setTimeout(this.expire, this.config.retentionMs);
-    this.retentionTimer.unref();
     this.onEndCb(this);
+    this.resolveEnded();
   }
-
-  // Cursors still writing the tail keep their own reference to the log and finish normally.
-  private readonly expire = (): void => {
-    this.retentionTimer = undefined;
-    this.onExpireCb(this);
-  };
-
-  /** Resolves once no cursor is attached (every subscriber finished or left). */
-  drained(): Promise<void> {
-    if (this.cursors.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  private readonly onCursorClose = (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }): void => {
-    this.cursors.delete(cursor);
-    if (this.cursors.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
-    if (this.cursors.size > 0 || this.log.ended) return;
-    // Cut cursors (slow, replay gone) count as gone clients: they are expected to resume.
-    if (outcome.kind === 'terminal') return;
-    if (this.policy === 'abort') this.cancel('disconnect');
-    else this.startGrace();
-  };
 
   private startGrace(): void {
     if (this.log.ended || this.graceTimer !== undefined) return;
     this.graceTimer = setTimeout(() => {
       this.graceTimer = undefined;
-      if (this.cursors.size === 0) this.cancel('disconnect');
+      if (this.readerCount === 0) this.cancel('disconnect');
     }, this.config.graceMs);
     this.graceTimer.unref();
   }

@@ -1,0 +1,7 @@
+import { MemoryStreamStore } from '../src/core/memory-stream-store.js';
+import { describeStreamStore } from './stream-store.contract.js';
+
+describeStreamStore('memory', async (config) => {
+  const store = new MemoryStreamStore({ retentionMs: config.retentionMs, maxLagEvents: config.maxLagEvents });
+  return { stores: [store, store], close: async () => {} };
+});
