@@ -168,7 +168,7 @@ describe('mapping', () => {
     expect(summarise(r.events)).toEqual(expected);
   });
 
-  test('unknown event, block and delta types are passed over without failing the stream', async () => {
+  test('unknown event, block and delta types are carried verbatim as delta and block events', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'relay-fixtures-'));
     const local = await startSimulatedUpstream({ firstTokenMs: 0, tokensPerSecond: 0, fixturesDir: dir });
     try {
@@ -177,6 +177,9 @@ describe('mapping', () => {
       expect(r.error).toBeUndefined();
       expect(r.events.filter((e) => e.type !== 'usage')).toEqual([
         { type: 'text', text: 'Hello', index: 0 },
+        { type: 'delta', index: -1, delta: { type: 'hologram_update', shape: 'cube' } },
+        { type: 'block', index: 1, block: { type: 'hologram', data: '...' } },
+        { type: 'delta', index: 1, delta: { type: 'hologram_delta', voxels: 3 } },
         { type: 'tool_use', index: 2, id: 'srvtoolu_1', name: 'web_search' },
         { type: 'tool_input', index: 2, partial_json: '{"q":"x"}' },
         { type: 'text', text: ' world', index: 0 },

@@ -41,6 +41,21 @@ export interface ToolInputEvent {
   index: number;
   partial_json: string;
 }
+/**
+ * A content block the relay has no event of its own for (redacted thinking, server-tool results,
+ * any block type added to the API later), carried verbatim at its `content_block_start`.
+ */
+export interface BlockEvent {
+  type: 'block';
+  index: number;
+  block: Record<string, unknown>;
+}
+/** A delta type the relay does not know yet, carried verbatim: never dropped, never fatal. */
+export interface DeltaEvent {
+  type: 'delta';
+  index: number;
+  delta: Record<string, unknown>;
+}
 export interface RetryEvent {
   type: 'retry';
   attempt: number;
@@ -74,6 +89,8 @@ export type RelayEventBody =
   | ThinkingEvent
   | ToolUseEvent
   | ToolInputEvent
+  | BlockEvent
+  | DeltaEvent
   | RetryEvent
   | DoneEvent
   | ErrorEvent
@@ -81,7 +98,13 @@ export type RelayEventBody =
 
 export type RelayEventType = RelayEventBody['type'];
 export type TerminalEvent = DoneEvent | ErrorEvent | CancelledEvent;
-export type ContentEvent = TextEvent | ThinkingEvent | ToolUseEvent | ToolInputEvent;
+export type ContentEvent =
+  | TextEvent
+  | ThinkingEvent
+  | ToolUseEvent
+  | ToolInputEvent
+  | BlockEvent
+  | DeltaEvent;
 
 /** An event as stored in a stream log and sent on the wire: numbered from 1. */
 export type RelayEvent = RelayEventBody & { seq: number };

@@ -5,13 +5,14 @@
  * (streams.ts) creates generations; the store (stream-store.ts) makes them readable.
  */
 import { RelayError, toRelayError } from './errors.js';
-import type {
-  CancelledEvent,
-  CancelReason,
-  ContentEvent,
-  ErrorEvent,
-  TerminalEvent,
-  Usage,
+import {
+  assertNever,
+  type CancelledEvent,
+  type CancelReason,
+  type ContentEvent,
+  type ErrorEvent,
+  type TerminalEvent,
+  type Usage,
 } from './events.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
@@ -175,12 +176,13 @@ export class StreamGeneration {
           case 'thinking':
           case 'tool_use':
           case 'tool_input':
+          case 'block':
+          case 'delta':
             this.countContent(event);
             this.log.append(event);
             break;
           default:
-            // Upstreams are typed, but a JS one could still hand us something new: pass over it.
-            break;
+            assertNever(event, 'upstream event');
         }
       }
       if (!this.log.ended) {

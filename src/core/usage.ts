@@ -4,7 +4,7 @@
  * keep a `UsageMeter`; transports that re-spell usage for their clients read `Usage` from the
  * terminal event.
  */
-import type { ContentEvent, Usage } from './events.js';
+import { assertNever, type ContentEvent, type Usage } from './events.js';
 
 /** The upstream's own counts, before the relay says whether they are final. */
 export type UsageCounts = Omit<Usage, 'estimated'>;
@@ -68,7 +68,11 @@ export class UsageMeter {
         this.contentChars += event.partial_json.length;
         break;
       case 'tool_use':
+      case 'block':
+      case 'delta':
         break;
+      default:
+        assertNever(event, 'content event');
     }
   }
 

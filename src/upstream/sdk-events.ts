@@ -1,10 +1,12 @@
 /**
  * Anthropic's raw stream events (as the SDK's `Stream` yields them) → upstream events. One raw
  * event gives at most one upstream event, so the adapter's loop allocates nothing but the event
- * it yields. Unknown event, block and delta types are passed over: the API adds them over time
- * (signature_delta, citations_delta, server tool results …) and a relay must not fail on them.
+ * it yields. Every switch is exhaustive over the SDK's types (a type the SDK adds fails to compile
+ * until it is mapped), and what arrives at run time beyond them (the API adds block and delta types
+ * before the SDK knows them) is carried verbatim as a `block` or `delta` event, never dropped.
  */
 import type Anthropic from '@anthropic-ai/sdk';
+import type { BlockEvent, DeltaEvent } from '../core/events.js';
 import type { UpstreamEvent, UsageUpdate } from '../core/upstream.js';
 import { type RawUsage, usageCounts } from '../core/usage.js';
 
@@ -20,7 +22,7 @@ export function newMapperState(): MapperState {
 
 /**
  * Maps one raw event. Returns `undefined` for events that carry nothing for the relay (ping is
- * already dropped by the SDK; block stops, empty deltas, signatures, citations, unknown types).
+ * already dropped by the SDK; block stops, empty deltas, signatures, citations).
  * Empty text / thinking / JSON deltas are dropped too: the API sends them (an opening `""`
  * `input_json_delta`, a closing empty `thinking_delta`), and they would only cost a log entry.
  */
@@ -43,8 +45,18 @@ export function mapRawEvent(
           return textEvent('text', block.text, ev.index);
         case 'thinking':
           return textEvent('thinking', block.thinking, ev.index);
+        // Blocks that arrive whole at their start: carried verbatim.
+        case 'redacted_thinking':
+        case 'web_search_tool_result':
+        case 'web_fetch_tool_result':
+        case 'code_execution_tool_result':
+        case 'bash_code_execution_tool_result':
+        case 'text_editor_code_execution_tool_result':
+        case 'tool_search_tool_result':
+        case 'container_upload':
+          return blockEvent(ev.index, block);
         default:
-          return undefined;
+          return blockEvent(ev.index, unknownType<typeof block>(block));
       }
     }
     case 'content_block_delta': {
@@ -58,8 +70,11 @@ export function mapRawEvent(
           return delta.partial_json === ''
             ? undefined
             : { type: 'tool_input', partial_json: delta.partial_json, index: ev.index };
-        default:
+        case 'signature_delta':
+        case 'citations_delta':
           return undefined;
+        default:
+          return deltaEvent(ev.index, unknownType<typeof delta>(delta));
       }
     }
     case 'message_delta':
@@ -68,9 +83,30 @@ export function mapRawEvent(
       return usageUpdate(ev.usage);
     case 'message_stop':
       return { type: 'done', stop_reason: state.stopReason };
-    default:
+    case 'content_block_stop':
       return undefined;
+    default: {
+      // A message-level event type the SDK does not know: carried whole, at the index it names.
+      const raw = unknownType<typeof ev>(ev);
+      return deltaEvent(typeof raw.index === 'number' ? raw.index : -1, raw);
+    }
   }
+}
+
+/**
+ * The `never` check of a switch's default: the compiler names a type the SDK added and the
+ * mapper does not handle; at run time the value is one the SDK did not know, passed on as it is.
+ */
+function unknownType<T extends never>(value: T): Record<string, unknown> {
+  return value as Record<string, unknown>;
+}
+
+function blockEvent(index: number, block: object): BlockEvent {
+  return { type: 'block', index, block: block as Record<string, unknown> };
+}
+
+function deltaEvent(index: number, delta: Record<string, unknown>): DeltaEvent {
+  return { type: 'delta', index, delta };
 }
 
 /** A text or thinking event, or nothing for the empty openers and closers the API sends. */
