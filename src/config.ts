@@ -70,6 +70,16 @@ export const SETTINGS = {
     default: '20000',
     help: 'events a blocked client may fall behind before it is cut with slow_consumer',
   },
+  cursorBatchEvents: {
+    env: 'RELAY_CURSOR_BATCH_EVENTS',
+    default: '1024',
+    help: 'most events one write to a client carries; a replay is sent batch by batch as the socket drains',
+  },
+  cursorBatchBytes: {
+    env: 'RELAY_CURSOR_BATCH_BYTES',
+    default: '65536',
+    help: 'most bytes one write to a client carries (a single larger event still goes alone)',
+  },
   graceMs: {
     env: 'RELAY_GRACE_MS',
     default: '30000',
@@ -110,7 +120,7 @@ export const SETTINGS = {
   wsHardLimitBytes: {
     env: 'RELAY_WS_HARD_LIMIT_BYTES',
     default: '8388608',
-    help: 'a connection whose buffer stays above this is closed (4008); its streams stay resumable',
+    help: 'a write that leaves more than this buffered on a connection closes it (4008); its streams stay resumable',
   },
   wsMaxMessagesPerSecond: {
     env: 'RELAY_WS_MAX_MESSAGES_PER_SECOND',
@@ -188,6 +198,8 @@ const configSchema = z.strictObject({
   logMaxEvents: int(2),
   logMaxBytes: int(1024),
   maxLagEvents: int(1),
+  cursorBatchEvents: int(1),
+  cursorBatchBytes: int(1024),
   graceMs: int(),
   retentionMs: int(),
   maxStreams: int(1),
@@ -280,6 +292,7 @@ export function streamsSettings(config: Config): StreamsConfig {
     defaultMaxTokens: config.defaultMaxTokens,
     log: { maxEvents: config.logMaxEvents, maxBytes: config.logMaxBytes },
     maxLagEvents: config.maxLagEvents,
+    cursorBatch: { maxEvents: config.cursorBatchEvents, maxBytes: config.cursorBatchBytes },
     graceMs: config.graceMs,
     retentionMs: config.retentionMs,
     maxStreams: config.maxStreams,

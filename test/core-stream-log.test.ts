@@ -19,9 +19,15 @@ class MemorySink implements CursorSink {
   batches: LogEntry[][] = [];
   ended: CursorOutcome | undefined;
   full = false;
+  /** Set by a refused write (as a socket's writableNeedDrain is), cleared by release. */
+  needDrain = false;
   private drain: (() => void) | undefined;
+  ready(): boolean {
+    return !this.needDrain;
+  }
   write(entries: readonly LogEntry[]): boolean {
     this.batches.push([...entries]);
+    if (this.full) this.needDrain = true;
     return !this.full;
   }
   waitDrain(onDrain: () => void): () => void {
@@ -35,6 +41,7 @@ class MemorySink implements CursorSink {
   }
   release(): void {
     this.full = false;
+    this.needDrain = false;
     const drain = this.drain;
     this.drain = undefined;
     drain?.();
@@ -46,6 +53,9 @@ class MemorySink implements CursorSink {
     return this.drain !== undefined;
   }
 }
+
+/** No practical bound: the tests that are not about batch size. */
+const BIG = { maxEvents: 1_000_000, maxBytes: 1 << 30 };
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -100,7 +110,7 @@ describe('Cursor', () => {
     log.append(text(1));
     log.append(text(2));
     const sink = new MemorySink();
-    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100 });
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100, batch: BIG });
     cursor.start();
     expect(sink.batches.map((b) => b.length)).toEqual([2]);
     log.append(text(3));
@@ -118,7 +128,11 @@ describe('Cursor', () => {
     for (let i = 1; i <= 4; i++) log.append(text(i));
     const sink = new MemorySink();
     const closed: string[] = [];
-    const cursor = new Cursor(log, sink, 2, { maxLagEvents: 100, onClose: (_c, o) => closed.push(o.kind) });
+    const cursor = new Cursor(log, sink, 2, {
+      maxLagEvents: 100,
+      batch: BIG,
+      onClose: (_c, o) => closed.push(o.kind),
+    });
     cursor.start();
     log.append({ type: 'done', stop_reason: 'end_turn', usage });
     await tick();
@@ -133,7 +147,7 @@ describe('Cursor', () => {
     const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
     const sink = new MemorySink();
     sink.full = true;
-    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100 });
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100, batch: BIG });
     cursor.start();
     log.append(text(1));
     await tick();
@@ -150,7 +164,7 @@ describe('Cursor', () => {
     const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
     const sink = new MemorySink();
     sink.full = true;
-    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 3 });
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 3, batch: BIG });
     cursor.start();
     log.append(text(1));
     await tick();
@@ -162,11 +176,89 @@ describe('Cursor', () => {
     expect(sink.waiting).toBe(false);
   });
 
+  it('writes a replay in bounded batches (events and bytes), the next on the next turn while the sink accepts', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 25; i++) log.append(text(i));
+    const sink = new MemorySink();
+    const cursor = new Cursor(log, sink, 0, {
+      maxLagEvents: 100,
+      batch: { maxEvents: 10, maxBytes: 1 << 20 },
+    });
+    cursor.start();
+    expect(sink.batches.map((b) => b.length)).toEqual([10]);
+    await tick();
+    await tick();
+    expect(sink.batches.map((b) => b.length)).toEqual([10, 10, 5]);
+    expect(sink.seqs).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+
+    // Bytes: each entry is ~50 JSON characters, so 120 bytes hold two; one oversized entry goes alone.
+    log.append({ type: 'text', text: 'x'.repeat(500), index: 0 });
+    const bytes = new MemorySink();
+    const small = new Cursor(log, bytes, 20, { maxLagEvents: 100, batch: { maxEvents: 100, maxBytes: 120 } });
+    small.start();
+    for (let i = 0; i < 5; i++) await tick();
+    expect(bytes.batches.map((b) => b.length)).toEqual([2, 2, 1, 1]);
+    expect(bytes.seqs).toEqual([21, 22, 23, 24, 25, 26]);
+    cursor.detach();
+    small.detach();
+  });
+
+  it('writes the next batch of a replay only after drain, and nothing at all into a sink that is not ready', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 30; i++) log.append(text(i));
+    const sink = new MemorySink();
+    sink.full = true;
+    const cursor = new Cursor(log, sink, 0, {
+      maxLagEvents: 100,
+      batch: { maxEvents: 10, maxBytes: 1 << 20 },
+    });
+    cursor.start();
+    await tick();
+    expect(sink.batches.map((b) => b.length)).toEqual([10]);
+    expect(sink.waiting).toBe(true);
+
+    // A second cursor on the same (full) socket: it waits for the drain instead of queueing its replay.
+    const second = new MemorySink();
+    second.needDrain = true;
+    const late = new Cursor(log, second, 0, {
+      maxLagEvents: 100,
+      batch: { maxEvents: 10, maxBytes: 1 << 20 },
+    });
+    late.start();
+    await tick();
+    expect(second.batches).toHaveLength(0);
+    expect(second.waiting).toBe(true);
+
+    sink.release();
+    second.release();
+    await tick();
+    await tick();
+    expect(sink.seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(second.batches.map((b) => b.length)).toEqual([10, 10, 10]);
+    cursor.detach();
+    late.detach();
+  });
+
+  it('does not count a replay backlog as lag: only events appended after the cursor started', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 50; i++) log.append(text(i));
+    const sink = new MemorySink();
+    sink.full = true;
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 3, batch: { maxEvents: 10, maxBytes: 1 << 20 } });
+    cursor.start();
+    // 40 replayed events unwritten, plus 3 new ones: within the lag bound.
+    for (let i = 51; i <= 53; i++) log.append(text(i));
+    expect(sink.ended).toBeUndefined();
+    log.append(text(54));
+    expect((sink.ended as { error: RelayError } | undefined)?.error.code).toBe('slow_consumer');
+    expect(cursor.isClosed).toBe(true);
+  });
+
   it('tells a fresh cursor replay_unavailable when its start was dropped from the log', () => {
     const log = new StreamLog({ maxEvents: 3, maxBytes: 1 << 20 });
     for (let i = 1; i <= 6; i++) log.append(text(i));
     const sink = new MemorySink();
-    new Cursor(log, sink, 1, { maxLagEvents: 100 }).start();
+    new Cursor(log, sink, 1, { maxLagEvents: 100, batch: BIG }).start();
     expect((sink.ended as { error: RelayError }).error.code).toBe('replay_unavailable');
     expect(sink.batches).toHaveLength(0);
   });

@@ -10,6 +10,7 @@ const CONFIG: StreamsConfig = {
   defaultMaxTokens: 64,
   log: { maxEvents: 1000, maxBytes: 1 << 20 },
   maxLagEvents: 100,
+  cursorBatch: { maxEvents: 1000, maxBytes: 1 << 20 },
   graceMs: 50,
   retentionMs: 1000,
   maxStreams: 100,
@@ -23,6 +24,9 @@ class CollectSink implements CursorSink {
   readonly finished = new Promise<void>((resolve) => {
     this.done = resolve;
   });
+  ready(): boolean {
+    return true;
+  }
   write(entries: readonly LogEntry[]): boolean {
     for (const e of entries) this.events.push(e.event);
     return true;

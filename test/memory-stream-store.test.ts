@@ -2,6 +2,9 @@ import { MemoryStreamStore } from '../src/core/memory-stream-store.js';
 import { describeStreamStore } from './stream-store.contract.js';
 
 describeStreamStore('memory', async (config) => {
-  const store = new MemoryStreamStore({ retentionMs: config.retentionMs, maxLagEvents: config.maxLagEvents });
+  const store = new MemoryStreamStore({
+    retentionMs: config.retentionMs,
+    cursor: { maxLagEvents: config.maxLagEvents, batch: config.cursorBatch },
+  });
   return { stores: [store, store], close: async () => {} };
 });

@@ -25,6 +25,7 @@ export const CONTRACT_CONFIG: StreamsConfig = {
   defaultMaxTokens: 64,
   log: { maxEvents: 1000, maxBytes: 1 << 20 },
   maxLagEvents: 1000,
+  cursorBatch: { maxEvents: 1000, maxBytes: 1 << 20 },
   graceMs: 200,
   retentionMs: 5000,
   maxStreams: 100,
@@ -38,6 +39,9 @@ export class CollectSink implements CursorSink {
   readonly finished = new Promise<void>((resolve) => {
     this.done = resolve;
   });
+  ready(): boolean {
+    return true;
+  }
   write(entries: readonly LogEntry[]): boolean {
     for (const e of entries) this.events.push(e.event);
     return true;

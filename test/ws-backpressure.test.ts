@@ -89,7 +89,7 @@ describe('a client that stops reading', () => {
     }
   });
 
-  it('closes with 4008 a connection whose buffer stays over the hard limit, and its stream stays resumable', async () => {
+  it('closes with 4008 a connection whose client stops reading, and its stream stays resumable', async () => {
     const ws = await startWsHarness(relay.registry, {
       highWaterBytes: 64 * KB,
       hardLimitBytes: 256 * KB,

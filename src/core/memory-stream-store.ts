@@ -5,6 +5,7 @@
  */
 import type { StreamGeneration } from './stream-generation.js';
 import { LogHandle, type StreamHandle } from './stream-handle.js';
+import type { CursorLimits } from './stream-log.js';
 import type { StreamStore } from './stream-store.js';
 
 interface Held {
@@ -14,10 +15,10 @@ interface Held {
 
 export class MemoryStreamStore implements StreamStore {
   private readonly streams = new Map<string, Held>();
-  private readonly options: { retentionMs: number; maxLagEvents: number };
+  private readonly options: { retentionMs: number; cursor: CursorLimits };
   private closed = false;
 
-  constructor(options: { retentionMs: number; maxLagEvents: number }) {
+  constructor(options: { retentionMs: number; cursor: CursorLimits }) {
     this.options = options;
   }
 
@@ -39,7 +40,7 @@ export class MemoryStreamStore implements StreamStore {
         usage: () => generation.usage,
         readers: (count, exit) => generation.readers(count, exit),
       },
-      { maxLagEvents: this.options.maxLagEvents },
+      this.options.cursor,
     );
     const held: Held = { handle, retention: undefined };
     this.streams.set(generation.id, held);

@@ -5,7 +5,13 @@
  */
 import { RelayError } from './errors.js';
 import type { CancelReason, TerminalEvent, Usage } from './events.js';
-import { Cursor, type CursorOutcome, type CursorSink, type StreamLog } from './stream-log.js';
+import {
+  Cursor,
+  type CursorLimits,
+  type CursorOutcome,
+  type CursorSink,
+  type StreamLog,
+} from './stream-log.js';
 
 export type StreamState = 'running' | 'done' | 'error' | 'cancelled';
 
@@ -100,18 +106,18 @@ export class LogHandle implements StreamHandle {
   private readonly createdAt: string;
   private readonly log: StreamLog;
   private readonly control: StreamControl;
-  private readonly maxLagEvents: number;
+  private readonly limits: CursorLimits;
   private readonly cursors = new Set<Cursor>();
   private readonly drainWaiters: (() => void)[] = [];
 
-  constructor(meta: StreamMeta, log: StreamLog, control: StreamControl, options: { maxLagEvents: number }) {
+  constructor(meta: StreamMeta, log: StreamLog, control: StreamControl, limits: CursorLimits) {
     this.id = meta.id;
     this.owner = meta.owner;
     this.model = meta.model;
     this.createdAt = meta.createdAt;
     this.log = log;
     this.control = control;
-    this.maxLagEvents = options.maxLagEvents;
+    this.limits = limits;
   }
 
   get state(): StreamState {
@@ -136,7 +142,7 @@ export class LogHandle implements StreamHandle {
 
   attach(sink: CursorSink, after = 0): Cursor {
     const cursor = new Cursor(this.log, sink, after, {
-      maxLagEvents: this.maxLagEvents,
+      ...this.limits,
       onClose: this.onCursorClose,
     });
     this.cursors.add(cursor);

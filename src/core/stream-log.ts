@@ -74,10 +74,11 @@ export class StreamLog {
   }
 
   /**
-   * Entries with seq > `after`, oldest first. Throws `replay_unavailable` when some of them were
-   * already dropped by the bounds.
+   * Entries with seq > `after`, oldest first; at most `limit`'s events and bytes when given (but
+   * always at least one). Throws `replay_unavailable` when some of them were already dropped by
+   * the bounds.
    */
-  readAfter(after: number): readonly LogEntry[] {
+  readAfter(after: number, limit?: BatchLimits): readonly LogEntry[] {
     if (after >= this.last) return EMPTY;
     const first = this.firstSeq;
     if (after + 1 < first) {
@@ -86,7 +87,17 @@ export class StreamLog {
         `events ${after + 1}..${first - 1} are no longer held; the oldest available seq is ${first}`,
       );
     }
-    return this.entries.slice(this.head + (after + 1 - first));
+    const from = this.head + (after + 1 - first);
+    if (limit === undefined) return this.entries.slice(from);
+    const end = Math.min(this.entries.length, from + Math.max(1, limit.maxEvents));
+    let to = from + 1;
+    let bytes = this.entries[from]!.json.length;
+    while (to < end) {
+      bytes += this.entries[to]!.json.length;
+      if (bytes > limit.maxBytes) break;
+      to++;
+    }
+    return this.entries.slice(from, to);
   }
 
   /**
@@ -133,8 +144,20 @@ export class StreamLog {
 
 const EMPTY: readonly LogEntry[] = Object.freeze([]);
 
+/** How much one cursor write may carry (a replay is written batch by batch, each on drain). */
+export interface BatchLimits {
+  readonly maxEvents: number;
+  /** Serialised bytes (JSON characters); a single larger event still goes alone. */
+  readonly maxBytes: number;
+}
+
 /** Where a cursor writes: a transport's socket. */
 export interface CursorSink {
+  /**
+   * False while the socket's buffer is over its high-water mark, so that a `'drain'` will follow
+   * (a new cursor on a busy socket waits instead of adding its replay to the queue).
+   */
+  ready(): boolean;
   /** Writes a batch in one go; returns false when the socket's buffer is over its high-water mark. */
   write(entries: readonly LogEntry[]): boolean;
   /** Calls `onDrain` once when the buffer has drained; returns a function that cancels the wait. */
@@ -145,22 +168,35 @@ export interface CursorSink {
 
 export type CursorOutcome = { kind: 'terminal' } | { kind: 'cut'; error: RelayError };
 
-export interface CursorOptions {
-  /** Events a blocked cursor may fall behind the log's head before it is cut as a slow consumer. */
+/** What bounds a cursor: how far behind the live edge it may fall, and how much one write carries. */
+export interface CursorLimits {
+  /**
+   * Events a blocked cursor may fall behind the live edge before it is cut as a slow consumer. Lag
+   * counts only events appended after the cursor started: a replay backlog is not lag.
+   */
   readonly maxLagEvents: number;
+  /** Most events and bytes per write. */
+  readonly batch: BatchLimits;
+}
+
+export interface CursorOptions extends CursorLimits {
   /** Told once when the cursor stops for any reason (after `sink.end` when that was called). */
   readonly onClose?: (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }) => void;
 }
 
 /**
- * A subscriber's position in a log. It batches every event that is ready into one write, waits
- * for the socket to drain when told to, and never buffers anything of its own.
+ * A subscriber's position in a log. It batches the events that are ready (up to `batch`) into one
+ * write, writes the next batch on the next turn while the socket accepts more, waits for the
+ * socket to drain when it does not, and never buffers anything of its own: whatever a client has
+ * not read yet stays in the log, so a replay costs the socket at most one batch beyond its mark.
  */
 export class Cursor {
   private readonly log: StreamLog;
   private readonly sink: CursorSink;
   private readonly options: CursorOptions;
   private position: number;
+  /** The log's last seq when the cursor started: events up to it are replay, not lag. */
+  private liveFrom = 0;
   private closed = false;
   private started = false;
   /** True once this cursor has written something: a later gap means it lagged, not that it came late. */
@@ -189,6 +225,7 @@ export class Cursor {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    this.liveFrom = Math.max(this.position, this.log.lastSeq);
     this.unsubscribe = this.log.subscribe(this.onAppend);
     this.flush();
   }
@@ -201,7 +238,7 @@ export class Cursor {
   private readonly onAppend = (): void => {
     if (this.closed) return;
     if (this.cancelDrain !== undefined) {
-      if (this.log.lastSeq - this.position > this.options.maxLagEvents) {
+      if (this.log.lastSeq - Math.max(this.position, this.liveFrom) > this.options.maxLagEvents) {
         this.cut(
           new RelayError(
             'slow_consumer',
@@ -227,9 +264,13 @@ export class Cursor {
 
   private flush(): void {
     if (this.closed || this.cancelDrain !== undefined) return;
+    if (!this.sink.ready()) {
+      this.cancelDrain = this.sink.waitDrain(this.onDrain);
+      return;
+    }
     let batch: readonly LogEntry[];
     try {
-      batch = this.log.readAfter(this.position);
+      batch = this.log.readAfter(this.position, this.options.batch);
     } catch (err) {
       const error = err as RelayError;
       // A cursor that was already reading lost events because it lagged; a fresh one asked too late.
@@ -252,6 +293,8 @@ export class Cursor {
       return;
     }
     if (!ok) this.cancelDrain = this.sink.waitDrain(this.onDrain);
+    // More backlog than one batch: the next one on the next turn, so other sockets get theirs.
+    else if (last.seq < this.log.lastSeq) this.immediate ??= setImmediate(this.flushSoon);
   }
 
   private cut(error: RelayError): void {

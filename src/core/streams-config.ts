@@ -1,5 +1,5 @@
 /** The settings every part of a stream reads: its generation, its handles and the registry. */
-import type { LogLimits } from './stream-log.js';
+import type { BatchLimits, LogLimits } from './stream-log.js';
 
 export interface StreamsConfig {
   readonly defaultModel: string;
@@ -7,6 +7,8 @@ export interface StreamsConfig {
   readonly log: LogLimits;
   /** A cursor blocked on its socket may lag this many events before it is cut (`slow_consumer`). */
   readonly maxLagEvents: number;
+  /** Most events and bytes one cursor write carries; a replay goes batch by batch, on drain. */
+  readonly cursorBatch: BatchLimits;
   /** With `on_disconnect: grace`, how long a stream with no subscriber keeps generating. */
   readonly graceMs: number;
   /** How long a finished stream stays resumable. */

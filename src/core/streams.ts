@@ -67,7 +67,10 @@ export class StreamRegistry {
     this.conversations = deps.conversations;
     this.store =
       deps.store ??
-      new MemoryStreamStore({ retentionMs: deps.config.retentionMs, maxLagEvents: deps.config.maxLagEvents });
+      new MemoryStreamStore({
+        retentionMs: deps.config.retentionMs,
+        cursor: { maxLagEvents: deps.config.maxLagEvents, batch: deps.config.cursorBatch },
+      });
   }
 
   /** Streams this instance holds (running and retained). */

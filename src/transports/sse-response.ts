@@ -38,6 +38,8 @@ export function streamToSse(
   ping.unref();
 
   const sink: CursorSink = {
+    // A replay waits here rather than queueing in Node's buffer: the log holds what is not sent.
+    ready: () => !res.writableNeedDrain,
     write(entries) {
       wroteSincePing = true;
       return res.write(options.encode(entries));

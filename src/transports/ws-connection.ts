@@ -30,6 +30,8 @@ export interface WsConnectionOptions {
   readonly owner: string;
   /** Cursors pause while the socket holds more than this. */
   readonly highWaterBytes: number;
+  /** A write that leaves more than this in the socket's buffer closes the connection (4008). */
+  readonly hardLimitBytes: number;
   readonly maxMessagesPerSecond: number;
   readonly logger?: Logger | undefined;
   /** Told when the relay closes the connection (the close code; 1006 for a terminate). */
@@ -51,8 +53,11 @@ export class WsConnection {
   private readonly drainWaiters = new Set<() => void>();
   /** Whether a pong came since the last heartbeat ping. */
   private alive = true;
-  /** Consecutive heartbeats that found the buffer over the hard limit. */
-  private overLimitTicks = 0;
+  /** Consecutive heartbeats that found the socket backed up and its buffer not shrinking. */
+  private stuckTicks = 0;
+  /** The buffer at the previous heartbeat, and whether it drained since: did the client read? */
+  private bufferedAtTick = 0;
+  private drainedSinceTick = false;
   /** Set when the server started closing, or the socket closed: no more frames are served. */
   private closing = false;
   private windowStart = 0;
@@ -81,19 +86,24 @@ export class WsConnection {
   }
 
   /**
-   * One heartbeat: terminates a peer that did not pong since the previous one, closes with 4008 a
-   * connection whose buffer stayed over `hardLimitBytes` for a whole interval, otherwise pings.
+   * One heartbeat. While the socket is backed up (the kernel refused our last write) our ping would
+   * sit behind our own buffer, so a missing pong proves nothing; what does is a buffer that neither
+   * shrank nor drained: two such heartbeats in a row close the connection with 4008 (the client
+   * stopped reading). Otherwise a peer that did not pong since the previous heartbeat is
+   * terminated, and the others are pinged.
    */
-  heartbeat(hardLimitBytes: number): void {
+  heartbeat(): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.ws.bufferedAmount > hardLimitBytes) {
-      // Our ping would sit behind our own buffer, so a missing pong proves nothing here; the buffer does.
-      if (++this.overLimitTicks >= 2) {
-        this.close(WS_CLOSE.slowConsumer, 'slow_consumer: the client reads too slowly; resume each stream');
-      }
+    const buffered = this.ws.bufferedAmount;
+    const progressed = this.drainedSinceTick || buffered < this.bufferedAtTick;
+    this.bufferedAtTick = buffered;
+    this.drainedSinceTick = false;
+    if (this.socket.writableNeedDrain && buffered > 0) {
+      this.stuckTicks = progressed ? 0 : this.stuckTicks + 1;
+      if (this.stuckTicks >= 2) this.closeSlow('the client stopped reading');
       return;
     }
-    this.overLimitTicks = 0;
+    this.stuckTicks = 0;
     if (!this.alive) {
       this.terminate();
       return;
@@ -205,6 +215,7 @@ export class WsConnection {
     const previous = this.attached.get(stream.id);
     const attachment: Attachment = { cursor: undefined };
     const sink: CursorSink = {
+      ready: () => this.accepting(),
       write: (entries) => this.send(entries, idJson, refJson),
       waitDrain: (onDrain) => this.waitDrain(onDrain),
       end: (outcome) => {
@@ -230,9 +241,32 @@ export class WsConnection {
     } finally {
       this.socket.uncork();
     }
-    // 'drain' only fires after a write the socket refused, hence the second condition: below the
-    // socket's own mark (a high-water setting under 16 KiB) we keep writing rather than wait forever.
+    if (this.overHardLimit()) return true; // closed: the cursor was detached
+    return this.accepting();
+  }
+
+  /**
+   * Whether a cursor may write now. 'drain' only fires after a write the socket refused, hence the
+   * second condition: below the socket's own mark (a high-water setting under 16 KiB) we keep
+   * writing rather than wait forever.
+   */
+  private accepting(): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return true;
     return this.ws.bufferedAmount <= this.options.highWaterBytes || !this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Checked after every write, whatever wrote it (cursors, pongs, notices): a buffer over the hard
+   * limit closes the connection at once, so no mix of frames can grow it further.
+   */
+  private overHardLimit(): boolean {
+    if (this.ws.bufferedAmount <= this.options.hardLimitBytes) return false;
+    this.closeSlow(`its buffer went over ${this.options.hardLimitBytes} bytes`);
+    return true;
+  }
+
+  private closeSlow(why: string): void {
+    this.close(WS_CLOSE.slowConsumer, `slow_consumer: ${why}; resume each stream`);
   }
 
   private waitDrain(onDrain: () => void): () => void {
@@ -243,7 +277,7 @@ export class WsConnection {
   }
 
   private readonly onDrain = (): void => {
-    this.overLimitTicks = 0;
+    this.drainedSinceTick = true;
     const waiters = [...this.drainWaiters];
     this.drainWaiters.clear();
     // Each flush may fill the buffer again; the cursors behind it then wait for the next drain.
@@ -267,7 +301,9 @@ export class WsConnection {
   }
 
   private sendText(text: string): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(text);
+    this.overHardLimit();
   }
 
   /** A RelayError as is; anything else is a bug, logged here and answered without its internals. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { type ErrorCode, errorInfo, RelayError } from '../core/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepMessage } from '../core/json-depth.js';
 import { describeIssues, streamRequestSchema } from '../core/request.js';
 
 const streamId = z.string().min(1).max(256);
@@ -27,8 +28,19 @@ export const resumeFrameSchema = z.strictObject({
   after: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 });
 
+/** Most bytes of JSON a ping's `t` may carry: the pong echoes it, so it must stay small. */
+export const MAX_PING_T_BYTES = 1024;
+
 /** `{"type":"ping","t"}` → `{"type":"pong","t"}`: an application-level round trip (browsers cannot send WS pings). */
-export const pingFrameSchema = z.strictObject({ type: z.literal('ping'), t: z.unknown().optional() });
+export const pingFrameSchema = z.strictObject({
+  type: z.literal('ping'),
+  t: z
+    .unknown()
+    .optional()
+    .refine((t) => t === undefined || JSON.stringify(t).length <= MAX_PING_T_BYTES, {
+      message: `at most ${MAX_PING_T_BYTES} bytes of JSON (the pong echoes it)`,
+    }),
+});
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
   startFrameSchema,
@@ -72,6 +84,14 @@ export function parseClientFrame(data: Buffer, isBinary: boolean): ParsedFrame {
   }
   const fields = raw as Record<string, unknown>;
   const context = contextOf(fields);
+  // Before the schema, and before anything could echo or serialise the value (a deep ping `t`).
+  // A start's request is the same body POST /v1/streams takes, so it gets the same limit and code.
+  if (nestsDeeperThan(fields.request, MAX_JSON_DEPTH)) {
+    return { ok: false, error: new RelayError('invalid_request', tooDeepMessage('request')), context };
+  }
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH + 1)) {
+    return invalid(tooDeepMessage('the frame', MAX_JSON_DEPTH + 1), context);
+  }
   if (typeof fields.type !== 'string' || !FRAME_TYPES.includes(fields.type)) {
     return invalid(`type: expected one of ${FRAME_TYPES.join(', ')}`, context);
   }

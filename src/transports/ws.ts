@@ -8,7 +8,7 @@
  */
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { type ServerOptions, WebSocketServer } from 'ws';
 import { RelayError, toRelayError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +17,9 @@ import { WsConnection } from './ws-connection.js';
 import { WS_CLOSE } from './ws-protocol.js';
 
 export const WS_PATH = '/v1/ws';
+
+/** How long a closing handshake may take before `ws` destroys the socket. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /** How long shutdown waits for clients to answer the close handshake before dropping them. */
 const SHUTDOWN_CLOSE_MS = 2000;
@@ -31,7 +34,7 @@ export interface WsDeps {
   readonly maxPayloadBytes: number;
   /** Cursors pause while their socket holds more than this. */
   readonly highWaterBytes: number;
-  /** A socket holding more than this for a whole heartbeat interval is closed with 4008. */
+  /** A write that leaves more than this in a socket's buffer closes it with 4008. */
   readonly hardLimitBytes: number;
   /** Client frames allowed per second; more closes the connection with 1008. */
   readonly maxMessagesPerSecond: number;
@@ -59,12 +62,17 @@ export interface WsTransport {
 
 /** Serves `/v1/ws` on `server`; every other upgrade is answered 404. */
 export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
-  const wss = new WebSocketServer({
+  // `closeTimeout` is in ws 8.19+ but not yet in @types/ws.
+  const options: ServerOptions & { closeTimeout: number } = {
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: deps.maxPayloadBytes,
-  });
+    // A peer that does not answer our close frame (it stopped reading) is dropped after this,
+    // instead of `ws`'s 30 s, so a closed slow consumer does not keep its buffer that long.
+    closeTimeout: CLOSE_TIMEOUT_MS,
+  };
+  const wss = new WebSocketServer(options);
   const connections = new Set<WsConnection>();
   const serverCloses: Record<number, number> = {};
   let emptied: (() => void) | undefined;
@@ -72,7 +80,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
 
   // One interval for all connections, not a timer each.
   const heartbeat = setInterval(() => {
-    for (const connection of connections) connection.heartbeat(deps.hardLimitBytes);
+    for (const connection of connections) connection.heartbeat();
   }, deps.heartbeatMs);
   heartbeat.unref();
 
@@ -110,6 +118,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
         registry: deps.registry,
         owner,
         highWaterBytes: deps.highWaterBytes,
+        hardLimitBytes: deps.hardLimitBytes,
         maxMessagesPerSecond: deps.maxMessagesPerSecond,
         logger: deps.logger,
         onServerClose: (code) => {
