@@ -20,12 +20,12 @@ export const SETTINGS = {
   anthropicApiKey: {
     env: 'ANTHROPIC_API_KEY',
     default: '',
-    help: 'upstream API key; when empty the relay runs on its built-in simulated upstream',
+    help: 'upstream API key; when it and ANTHROPIC_BASE_URL are both empty, the built-in simulated upstream is used',
   },
   anthropicBaseUrl: {
     env: 'ANTHROPIC_BASE_URL',
     default: '',
-    help: 'upstream base URL (any Anthropic-compatible API); default https://api.anthropic.com',
+    help: 'upstream base URL (any Anthropic-compatible API; used without a key when none is set); default https://api.anthropic.com',
   },
   defaultModel: {
     env: 'RELAY_DEFAULT_MODEL',

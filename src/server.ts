@@ -29,6 +29,7 @@ import { attachWebSocket } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
+import { describeTarget, upstreamTarget } from './upstream/target.js';
 
 export interface RelayServer {
   /** `http://host:port` */
@@ -41,7 +42,7 @@ export interface RelayServer {
   readonly upstream: Upstream;
   /** What GET /ready checks; other parts (Redis, the upstream pool) add their own checks here. */
   readonly readiness: Readiness;
-  /** The upstream in use: its base URL, "simulated" or "injected" (a test's); never a key. */
+  /** The upstream in use: its base URL's origin, "simulated" or "injected" (a test's); never a key. */
   readonly upstreamName: string;
   /** Cancels every stream (reason `shutdown`), closes connections and the simulated upstream. */
   close(): Promise<void>;
@@ -61,10 +62,11 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   let upstream = options.upstream;
   let passthrough: ApiPassthrough | undefined;
   let adapter: AnthropicUpstream | undefined;
+  const target = upstreamTarget(config);
   if (upstream === undefined) {
-    let apiKey = config.anthropicApiKey;
-    let baseURL = config.anthropicBaseUrl;
-    if (apiKey === '') {
+    let apiKey = target.kind === 'api' ? target.apiKey : '';
+    let baseURL = target.kind === 'api' ? target.baseURL : '';
+    if (target.kind === 'simulated') {
       simulated = await startSimulatedUpstream(simulatorSettings(config));
       apiKey = 'sim-key';
       baseURL = simulated.url;
@@ -79,11 +81,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   }
 
   /** Where generations go, for /ready and the start line: a base URL or "simulated", never a key. */
-  const upstreamName = simulated
-    ? 'simulated'
-    : options.upstream
-      ? 'injected'
-      : config.anthropicBaseUrl || 'https://api.anthropic.com';
+  const upstreamName = options.upstream ? 'injected' : describeTarget(target);
 
   const conversations = new Conversations({
     store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
@@ -126,13 +124,24 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // Nothing listens, but the simulator, the upstream pool and the timers started above would
+    // keep the process alive (a taken port used to hang `npm start`): release them, then report.
+    await registry.shutdown();
+    metrics.close();
+    await conversations.close();
+    adapter?.close();
+    await simulated?.close();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const ws = attachWebSocket(server, {

@@ -1,7 +1,7 @@
 /** `relay serve`: the relay on the real API (ANTHROPIC_API_KEY) or on the built-in simulated upstream. */
 import { parseArgs } from 'node:util';
-import { loadConfig, SETTINGS } from '../config.js';
-import { startRelay } from '../server.js';
+import { type Config, loadConfig, SETTINGS } from '../config.js';
+import { type RelayServer, startRelay } from '../server.js';
 
 export const SERVE_HELP = `relay serve — stream Claude's answers over SSE and WebSocket
 
@@ -12,8 +12,9 @@ Flags:
   --host ADDR   interface to listen on (env RELAY_HOST, default 127.0.0.1)
   -h, --help    this text
 
-Without ANTHROPIC_API_KEY the relay starts a simulated Anthropic upstream in-process, so it works
-offline. Environment variables:
+Without ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL the relay starts a simulated Anthropic upstream
+in-process, so it works offline. ANTHROPIC_BASE_URL without a key is used with no credential.
+Environment variables:
 ${Object.values(SETTINGS)
   .map((s) => `  ${s.env.padEnd(34)} ${s.help}${s.default === '' ? '' : ` (default ${s.default})`}`)
   .join('\n')}
@@ -33,13 +34,39 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     ...(values.port === undefined ? {} : { port: values.port }),
     ...(values.host === undefined ? {} : { host: values.host }),
   });
-  const relay = await startRelay(config);
-  const upstream = relay.simulated ? `simulated upstream at ${relay.simulated.url}` : 'Anthropic API';
+  let relay: RelayServer;
+  try {
+    relay = await startRelay(config);
+  } catch (err) {
+    const message = listenFailure(err, config);
+    if (message === undefined) throw err;
+    process.stderr.write(`relay serve: ${message}\n`);
+    return 1;
+  }
+  // Names the upstream (base URL origin, or "simulated"), never its key.
+  const upstream = relay.simulated ? `simulated at ${relay.simulated.url}` : relay.upstreamName;
   process.stdout.write(`relay listening on ${relay.url} (upstream: ${upstream})\n`);
   await waitForSignal();
   process.stdout.write('relay shutting down\n');
   await relay.close();
   return 0;
+}
+
+/** A message that says what to change when the relay could not listen; undefined for any other failure. */
+export function listenFailure(err: unknown, config: Pick<Config, 'host' | 'port'>): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  const where = `port ${config.port} on ${config.host}`;
+  const change = 'choose another with RELAY_PORT=N or --port N (0 picks a free port)';
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${where} is already in use; ${change}`;
+    case 'EACCES':
+      return `not allowed to listen on ${where} (ports below 1024 need privileges); ${change}`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${config.host}: no such local address; set RELAY_HOST or --host`;
+    default:
+      return undefined;
+  }
 }
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */

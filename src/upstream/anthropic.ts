@@ -22,8 +22,10 @@ import type { Upstream, UpstreamEvent } from '../core/upstream.js';
 import { type AttemptTarget, runAttempt } from './attempt.js';
 import { createNodeFetch, type NodeFetch } from './node-fetch.js';
 import { decideRetry, type RetryOptions } from './retry-policy.js';
+import { sdkCredentials } from './target.js';
 
 export interface AnthropicUpstreamOptions {
+  /** The upstream key; '' sends no credential (a keyless compatible API, see target.ts). */
   readonly apiKey: string;
   readonly baseURL?: string;
   /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
@@ -48,7 +50,7 @@ export class AnthropicUpstream implements Upstream {
     this.http = createNodeFetch();
     // The relay owns retries (it must not retry after content was sent), so the SDK never retries.
     this.client = new Anthropic({
-      apiKey: options.apiKey,
+      ...sdkCredentials(options.apiKey),
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       maxRetries: 0,
       fetch: this.http.fetch,

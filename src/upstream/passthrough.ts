@@ -10,8 +10,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
 import { RelayError } from '../core/errors.js';
+import { sdkCredentials } from './target.js';
 
 export interface SdkPassthroughOptions {
+  /** The upstream key; '' sends no credential (a keyless compatible API, see target.ts). */
   readonly apiKey: string;
   readonly baseURL?: string;
   /** Deadline for the upstream's response headers (the SDK's `timeout`); the body has none. */
@@ -23,7 +25,7 @@ export class SdkPassthrough implements ApiPassthrough {
 
   constructor(options: SdkPassthroughOptions) {
     this.client = new Anthropic({
-      apiKey: options.apiKey,
+      ...sdkCredentials(options.apiKey),
       ...(options.baseURL ? { baseURL: options.baseURL } : {}),
       maxRetries: 0,
       ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
