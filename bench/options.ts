@@ -123,7 +123,10 @@ export interface BenchOptions {
   readonly sizes: Sizes;
   /** The simulator's port (0 = free): fixed, so a `--target` gateway can be pointed at it beforehand. */
   readonly simPort: number;
-  /** Where results go; default `bench/results` in the repository. */
+  /**
+   * Where results go: `bench/runs/` (git-ignored) by default, so a run never dirties the tree;
+   * `bench/results/` (tracked, the README's chart) only with `--record`; or `--out DIR`.
+   */
   readonly outDir: string;
   /** Write the relay's CPU profile of one scenario (`cpuProfScenario`) here. */
   readonly cpuProfDir: string | undefined;
@@ -146,14 +149,17 @@ Flags:
                         its requests carry BENCH_TARGET_API_KEY as x-api-key when set. Point it at
                         the bench's simulator (fix its port with --sim-port) to relay the same stream
   --sim-port N          the simulator's port (default 0 = a free one)
-  --out DIR             results directory (default bench/results)
+  --record              write to bench/results/ (tracked: the README's chart and tables link there);
+                        without it a run writes to bench/runs/, which git ignores
+  --out DIR             results directory instead (not with --record)
   --cpu-prof DIR        run the relay under --cpu-prof during one scenario, profile to DIR
   --cpu-prof-scenario S the scenario to profile (default throughput; latency = the paced case)
   --render FILE.json    only rewrite the summary and chart of a raw result (after a report change)
   -h, --help            this text
 
 Writes DIR/<ISO date>.json (raw), DIR/latest.md (summary) and DIR/latest.svg (chart); quick and
-smoke runs write latest-quick.* / latest-smoke.* instead. Exits 1 when
+smoke runs write latest-quick.* / latest-smoke.* instead. DIR is bench/runs/ unless --record or
+--out says otherwise. Exits 1 when
 any stream lost, duplicated or reordered a token, or a scenario failed.
 `;
 
@@ -198,6 +204,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       targets: { type: 'string' },
       target: { type: 'string', multiple: true },
       out: { type: 'string' },
+      record: { type: 'boolean' },
       'sim-port': { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       'cpu-prof-scenario': { type: 'string', default: 'throughput' },
@@ -206,6 +213,8 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   });
   if (values.help) return 'help';
   if (values.quick && values.smoke) throw usage('--quick and --smoke exclude each other');
+  if (values.record && values.out !== undefined)
+    throw usage('--record writes to bench/results; --out chooses another folder: give one of them');
   const mode: Mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   const reps = values.reps === undefined ? (mode === 'full' ? 3 : 1) : Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw usage('--reps must be an integer 1..20');
@@ -244,7 +253,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     extra,
     sizes: mode === 'full' ? FULL : mode === 'quick' ? QUICK : SMOKE,
     simPort: port(values['sim-port']),
-    outDir: values.out ?? `${repoRoot()}bench/results`,
+    outDir: values.out ?? `${repoRoot()}bench/${values.record ? 'results' : 'runs'}`,
     cpuProfDir: values['cpu-prof'],
     cpuProfScenario: list(values['cpu-prof-scenario'], SCENARIOS, 'cpu-prof-scenario')[0] ?? 'throughput',
     command,

@@ -64,7 +64,11 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
         g.transport,
         g.measured,
         g.limit,
-        g.met === null ? 'not measured' : g.met ? 'met' : '**missed**',
+        g.verdict === 'missed'
+          ? '**missed**'
+          : g.verdict === 'measuring error'
+            ? '**measuring error**'
+            : g.verdict,
       ]),
     ),
     '',

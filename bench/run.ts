@@ -159,5 +159,8 @@ export function writeSummary(result: BenchResult, jsonPath: string): string {
 
 /** `relay bench --render FILE.json`: the summary and chart again, from a raw result. */
 export function renderFromJson(jsonPath: string): string {
-  return writeSummary(JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResult, jsonPath);
+  const result = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResult;
+  // The verdicts too: a report change may be how they are judged (an older file has none).
+  result.goals = evaluateGoals(result);
+  return writeSummary(result, jsonPath);
 }
