@@ -21,6 +21,7 @@ beforeAll(async () => {
   // still emits, so only a missing build is fatal here.
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT }).catch(() => {});
   relay = await startTestRelay();
+  relay.simulated!.records.keepBodies(); // the tests read what the relay sent upstream
 }, 120_000);
 
 afterAll(async () => {

@@ -15,6 +15,7 @@ let relay: RelayServer;
 
 beforeAll(async () => {
   relay = await startTestRelay();
+  relay.simulated!.records.keepBodies(); // upstreamBody() reads what the relay sent
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RequestRecord, SimulatedUpstream } from '../src/upstream/simulated/index.js';
-import { RecordStore } from '../src/upstream/simulated/records.js';
+import { PROMPT_LIMIT, RecordStore } from '../src/upstream/simulated/records.js';
 import { marker, postMessages, sdkFor, sleep, startFastSim, userTurn } from './simulated-helpers.js';
 
 let sim: SimulatedUpstream;
@@ -10,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => sim.close());
 
 describe('request records', () => {
-  test('a completed request is recorded with its model, prompt, body, auth and timings', async () => {
+  test('a completed request is recorded with its model, prompt, body summary, auth and timings', async () => {
     const m = marker();
     await sdkFor(sim.url)
       .messages.stream({ model: 'claude-sim#tokens=3', max_tokens: 20, messages: userTurn(`${m} hi`) })
@@ -28,11 +28,64 @@ describe('request records', () => {
       outcome: 'completed',
       clientClosedAt: null,
     });
-    expect(ended.body).toMatchObject({ max_tokens: 20, stream: true });
+    expect(ended).toMatchObject({
+      maxTokens: 20,
+      stream: true,
+      bodySha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(ended.bodyBytes).toBeGreaterThan(50);
+    expect(ended).not.toHaveProperty('body');
     expect(ended.headersSentAt).toBeGreaterThanOrEqual(ended.receivedAt);
     expect(ended.completedAt).toBeGreaterThanOrEqual(ended.headersSentAt ?? 0);
     expect(BigInt(ended.lastTokenAtNs ?? '0')).toBeGreaterThan(BigInt(ended.receivedAtNs));
     expect(sim.records.get(r.id)).toBe(ended);
+  });
+
+  test('a large body is kept as its size and hash, not the bytes; the prompt is bounded', async () => {
+    const m = marker();
+    const image = 'A'.repeat(2_000_000); // a 2 MB base64 "image"
+    const prompt = `${m} ${'word '.repeat(1000)}`;
+    const res = await postMessages(sim, {
+      model: 'claude-sim',
+      max_tokens: 5,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: image } },
+            { type: 'text', text: prompt },
+          ],
+        },
+      ],
+    });
+    await res.text();
+    const r = await sim.records.waitForEnd(
+      (await sim.records.waitFor((x) => x.prompt?.includes(m) === true)).id,
+    );
+    expect(r.bodyBytes).toBeGreaterThan(2_000_000);
+    expect(r).not.toHaveProperty('body');
+    expect(r.prompt).toBe(prompt.slice(0, PROMPT_LIMIT));
+    expect(JSON.stringify(r).length).toBeLessThan(4096);
+  });
+
+  test('bodies are kept only while a test asks (keepBodies)', async () => {
+    const m = marker();
+    sim.records.keepBodies();
+    try {
+      await (
+        await postMessages(sim, { model: 'claude-sim', max_tokens: 7, messages: userTurn(`${m} kept`) })
+      ).text();
+    } finally {
+      sim.records.keepBodies(false);
+    }
+    await (
+      await postMessages(sim, { model: 'claude-sim', max_tokens: 7, messages: userTurn(`${m} not kept`) })
+    ).text();
+    const kept = await sim.records.waitFor((x) => x.prompt === `${m} kept`);
+    const notKept = await sim.records.waitFor((x) => x.prompt === `${m} not kept`);
+    expect(kept.body).toMatchObject({ max_tokens: 7, messages: userTurn(`${m} kept`) });
+    expect(notKept).not.toHaveProperty('body');
+    expect(notKept.bodySha256).not.toBe(kept.bodySha256);
   });
 
   test('a client abort mid-stream sets clientClosedAt and the token writes stop', async () => {

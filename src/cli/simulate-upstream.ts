@@ -21,6 +21,7 @@ Flags:
   --benchmark          stamp every text token as "SEQ@HRTIME_NS " (monotonic clock, ns)
   --fixtures-dir DIR   where fixture=NAME finds NAME.sse; default the repo's fixtures/
   --verbose            log one line per request on stderr
+  --keep-bodies        keep each request's whole body in its record (default: size and SHA-256 only)
   -h, --help           show this help
 
 Any API key is accepted (x-api-key or Authorization: Bearer). Per request, faults and shapes are
@@ -98,6 +99,7 @@ export async function runSimulateUpstream(
       benchmark: { type: 'boolean' },
       'fixtures-dir': { type: 'string' },
       verbose: { type: 'boolean' },
+      'keep-bodies': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -115,6 +117,7 @@ export async function runSimulateUpstream(
     host: values.host ?? '127.0.0.1',
     port,
     benchmark: values.benchmark === true,
+    keepBodies: values['keep-bodies'] === true,
     ...(firstTokenMs === undefined ? {} : { firstTokenMs }),
     ...(tokensPerSecond === undefined ? {} : { tokensPerSecond }),
     ...(charsPerToken === undefined ? {} : { charsPerToken }),

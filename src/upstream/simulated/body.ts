@@ -1,4 +1,5 @@
 /** Request bodies: size-capped reading and JSON parsing, answering the API's errors itself. */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type Exchange, sendError } from './exchange.js';
 
@@ -28,8 +29,9 @@ export async function readBody(req: IncomingMessage, cap: number): Promise<Buffe
 }
 
 /**
- * The parsed JSON body, recorded on the exchange; or undefined after answering 413 / 400 (or
- * when the client left mid-body).
+ * The parsed JSON body; or undefined after answering 413 / 400 (or when the client left
+ * mid-body). The record gets the body's size and hash, and the body itself only when the records
+ * keep bodies (a test asked).
  */
 export async function readJsonBody(ex: Exchange, cap = MAX_BODY_BYTES): Promise<unknown> {
   const bytes = await readBody(ex.req, cap);
@@ -40,9 +42,13 @@ export async function readJsonBody(ex: Exchange, cap = MAX_BODY_BYTES): Promise<
     });
     return undefined;
   }
+  ex.records.update(ex.record, {
+    bodyBytes: bytes.length,
+    bodySha256: createHash('sha256').update(bytes).digest('hex'),
+  });
   try {
     const json: unknown = JSON.parse(bytes.toString('utf8'));
-    ex.records.update(ex.record, { body: json });
+    if (ex.records.keepsBodies) ex.records.update(ex.record, { body: json });
     return json;
   } catch (err) {
     const detail = err instanceof Error ? err.message : 'parse error';

@@ -6,6 +6,7 @@ import { defaultErrorMessage, errorTypeForStatus } from './errors.js';
 import { type Exchange, finish, sendError, sendJson, wait } from './exchange.js';
 import { fixtureFrames, loadFixture } from './fixtures.js';
 import { planReply } from './plan.js';
+import { recordedPrompt } from './records.js';
 import { estimateInputTokens, lastUserText, parseCountTokensBody, parseMessagesBody } from './request.js';
 import { randomId, requestHash } from './seed.js';
 import { intervalFor, type Pacing, streamFrames } from './stream.js';
@@ -33,7 +34,12 @@ export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promis
   if (!parsed.ok) return sendError(ex, 400, parsed.message);
   const body = parsed.body;
   const prompt = lastUserText(body.messages);
-  ex.records.update(ex.record, { model: body.model, prompt });
+  ex.records.update(ex.record, {
+    model: body.model,
+    prompt: recordedPrompt(prompt),
+    maxTokens: body.max_tokens,
+    stream: body.stream ?? false,
+  });
 
   const parsedDirectives = parseDirectives(body.model, prompt);
   if (!parsedDirectives.ok) return sendError(ex, 400, parsedDirectives.message);
@@ -91,7 +97,10 @@ export async function handleCountTokens(ex: Exchange): Promise<void> {
   if (json === undefined) return;
   const parsed = parseCountTokensBody(json);
   if (!parsed.ok) return sendError(ex, 400, parsed.message);
-  ex.records.update(ex.record, { model: parsed.body.model, prompt: lastUserText(parsed.body.messages) });
+  ex.records.update(ex.record, {
+    model: parsed.body.model,
+    prompt: recordedPrompt(lastUserText(parsed.body.messages)),
+  });
   sendJson(ex, 200, { input_tokens: estimateInputTokens(parsed.body) });
   finish(ex, 'completed');
 }

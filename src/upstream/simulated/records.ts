@@ -30,10 +30,24 @@ export interface RequestRecord {
   readonly path: string;
   /** The model string as sent, directive suffix included. */
   readonly model: string | null;
-  /** Text of the last user message as sent (directive blocks included), for tests to find their request. */
+  /**
+   * Text of the last user message as sent (directive blocks included), for tests to find their
+   * request; its first PROMPT_LIMIT characters.
+   */
   readonly prompt: string | null;
-  /** Parsed JSON body (null when there was none or it did not parse). */
-  readonly body: unknown;
+  /** Body size in bytes as received (0 before it is read). */
+  readonly bodyBytes: number;
+  /** SHA-256 of the body as received, hex (null before it is read). */
+  readonly bodySha256: string | null;
+  /** `max_tokens` and `stream` (false when absent) of a valid Messages body; null otherwise. */
+  readonly maxTokens: number | null;
+  readonly stream: boolean | null;
+  /**
+   * The parsed JSON body, only while `keepBodies(true)` is on (a test asks for it): records are
+   * kept for the last 10,000 requests, and whole bodies (images, documents) would hold hundreds of
+   * megabytes. Absent otherwise.
+   */
+  readonly body?: unknown;
   readonly auth: 'x-api-key' | 'bearer' | 'none';
   /** Epoch ms when the request arrived. */
   readonly receivedAt: number;
@@ -71,6 +85,16 @@ export interface RequestRecords {
   /** Resolves when that record's request has ended (completed, client closed, reset, ...). */
   waitForEnd(id: string, timeoutMs?: number): Promise<RequestRecord>;
   clear(): void;
+  /** Keep whole parsed bodies on the records of requests from now on (off by default). */
+  keepBodies(keep?: boolean): void;
+}
+
+/** Characters of the prompt a record keeps: enough to find a request by its marker or directive. */
+export const PROMPT_LIMIT = 1024;
+
+/** The prompt as a record keeps it (bounded). */
+export function recordedPrompt(text: string): string {
+  return text.length <= PROMPT_LIMIT ? text : text.slice(0, PROMPT_LIMIT);
 }
 
 export type MutableRecord = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
@@ -99,10 +123,20 @@ export class RecordStore implements RequestRecords {
   readonly #records = new Map<string, MutableRecord>();
   readonly #waiters = new Set<Waiter>();
   readonly #limit: number;
+  #keepBodies = false;
 
   /** Keeps the last `limit` records, so a long benchmark cannot grow memory without bound. */
   constructor(limit = 10_000) {
     this.#limit = limit;
+  }
+
+  keepBodies(keep = true): void {
+    this.#keepBodies = keep;
+  }
+
+  /** Whether requests read from now on keep their whole body. */
+  get keepsBodies(): boolean {
+    return this.#keepBodies;
   }
 
   create(init: Pick<RequestRecord, 'id' | 'method' | 'path' | 'auth'>): MutableRecord {
@@ -111,7 +145,10 @@ export class RecordStore implements RequestRecords {
       ...init,
       model: null,
       prompt: null,
-      body: null,
+      bodyBytes: 0,
+      bodySha256: null,
+      maxTokens: null,
+      stream: null,
       receivedAt: at.ms,
       receivedAtNs: at.ns,
       headersSentAt: null,

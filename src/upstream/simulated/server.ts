@@ -30,6 +30,8 @@ export interface SimulatedUpstreamOptions {
   benchmark?: boolean;
   /** Where `fixture=` looks; default the repository's `fixtures/`. */
   fixturesDir?: string;
+  /** Keep whole request bodies in the records (tests that read them; `records.keepBodies()` too). Default false. */
+  keepBodies?: boolean;
   /** One line per finished request (and internal errors). */
   log?: (line: string) => void;
 }
@@ -70,6 +72,7 @@ export async function startSimulatedUpstream(
   const ctx = { config: resolveConfig(opts), attempts: new AttemptCounter() };
   const log = opts.log ?? (() => {});
   const records = new RecordStore();
+  records.keepBodies(opts.keepBodies ?? false);
   const organizationId = randomUUID();
   const live = new Set<AbortController>();
   let closing = false;
