@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 interface Run {
   readonly child: ChildProcessWithoutNullStreams;
   readonly out: { stdout: string; stderr: string };
-  readonly exit: Promise<number | null>;
+  readonly exit: Promise<number | string>;
 }
 
 /** `node bin/relay.js serve`, with only the environment given (no ANTHROPIC_* leaks in from ours). */
@@ -31,12 +31,13 @@ function serve(args: string[], env: Record<string, string>): Run {
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     out.stderr += d;
   });
-  const exit = once(child, 'close').then(([code]) => code as number | null);
+  // A death by signal shows as its name, so a failure says what happened.
+  const exit = once(child, 'close').then(([code, signal]) => (code as number | null) ?? (signal as string));
   return { child, out, exit };
 }
 
 /** Resolves with the exit code, or kills the child and fails after `ms`. */
-async function exitWithin(run: Run, ms: number): Promise<number | null> {
+async function exitWithin(run: Run, ms: number): Promise<number | string> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -65,7 +66,7 @@ async function startLine(run: Run): Promise<string> {
 async function stop(run: Run): Promise<void> {
   if (run.child.exitCode !== null) return;
   run.child.kill('SIGTERM');
-  expect(await exitWithin(run, 10_000)).toBe(0);
+  expect(await exitWithin(run, 10_000), run.out.stderr).toBe(0);
 }
 
 let taken: Server;

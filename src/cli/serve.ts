@@ -43,10 +43,13 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
     process.stderr.write(`relay serve: ${message}\n`);
     return 1;
   }
+  // Trapped before the start line: a script that signals as soon as it reads the line must not
+  // meet the default action (an immediate kill, seen under load).
+  const signalled = waitForSignal();
   // Names the upstream (base URL origin, or "simulated"), never its key.
   const upstream = relay.simulated ? `simulated at ${relay.simulated.url}` : relay.upstreamName;
   process.stdout.write(`relay listening on ${relay.url} (upstream: ${upstream})\n`);
-  await waitForSignal();
+  await signalled;
   process.stdout.write('relay shutting down\n');
   await relay.close();
   return 0;
