@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { Config } from './config.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import type { Conversations } from './core/conversations.js';
+import type { PassthroughCalls } from './core/passthrough-calls.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   readonly readiness?: Readiness;
   /** Decides each request's principal (default: everyone is anonymous). */
   readonly authenticate?: Authenticate;
+  /** `/v1/messages` calls in flight (the drain refuses, awaits and ends them). */
+  readonly calls?: PassthroughCalls;
 }
 
 export type { RelayApp } from './transports/relay-env.js';
@@ -46,7 +49,11 @@ export function createApp(deps: AppDeps): RelayApp {
 
   registerSseRoutes(app, { registry: deps.registry, ...http });
   registerClassicRoutes(app, { registry: deps.registry, ...http });
-  registerAnthropicCompatRoutes(app, { passthrough: deps.passthrough, bodyLimitBytes: http.bodyLimitBytes });
+  registerAnthropicCompatRoutes(app, {
+    passthrough: deps.passthrough,
+    bodyLimitBytes: http.bodyLimitBytes,
+    calls: deps.calls,
+  });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
   registerOpsRoutes(app, {
     readiness: deps.readiness,

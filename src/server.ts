@@ -19,6 +19,8 @@ import {
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import { Conversations } from './core/conversations.js';
 import { MemoryConversationStore } from './core/memory-conversation-store.js';
+import { PassthroughCalls } from './core/passthrough-calls.js';
+import { sleep } from './core/signals.js';
 import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
@@ -44,6 +46,12 @@ export interface RelayServer {
   readonly readiness: Readiness;
   /** The upstream in use: its base URL's origin, "simulated" or "injected" (a test's); never a key. */
   readonly upstreamName: string;
+  /**
+   * Graceful drain: at once /ready answers 503 and new streams are refused with `shutting_down`
+   * (resume, state and cancel still work); running streams and `/v1/messages` calls go on until
+   * they end or `drainMs` passes (or `signal` aborts: a second signal), then `close()`.
+   */
+  drain(drainMs: number, signal?: AbortSignal): Promise<void>;
   /** Cancels every stream (reason `shutdown`), closes connections and the simulated upstream. */
   close(): Promise<void>;
 }
@@ -54,13 +62,15 @@ export interface StartOptions {
   readonly upstream?: Upstream;
   /** Replace client authentication (tests at the seam); default: everyone is anonymous. */
   readonly authenticate?: Authenticate;
+  /** Replace the `/v1/messages` passthrough (tests at the seam); default: the SDK's. */
+  readonly passthrough?: ApiPassthrough;
 }
 
 export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
-  let passthrough: ApiPassthrough | undefined;
+  let passthrough: ApiPassthrough | undefined = options.passthrough;
   let adapter: AnthropicUpstream | undefined;
   const target = upstreamTarget(config);
   if (upstream === undefined) {
@@ -71,7 +81,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       apiKey = 'sim-key';
       baseURL = simulated.url;
     }
-    passthrough = new SdkPassthrough({ apiKey, ...(baseURL === '' ? {} : { baseURL }) });
+    passthrough ??= new SdkPassthrough({ apiKey, ...(baseURL === '' ? {} : { baseURL }) });
     adapter = new AnthropicUpstream({
       apiKey,
       ...(baseURL === '' ? {} : { baseURL }),
@@ -94,6 +104,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     conversations,
     config: streamsSettings(config),
   });
+  const calls = new PassthroughCalls();
   const metrics = createMetrics(registry);
   const readiness = new Readiness();
   readiness.add('draining', () =>
@@ -116,6 +127,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     conversations,
     metrics,
     readiness,
+    calls,
     ...(passthrough ? { passthrough } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
@@ -155,8 +167,10 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // /v1/messages streams end at their next event boundary with Anthropic's `error` event.
+      calls.stopAll();
       await registry.shutdown();
-      // After the shutdown, so each WebSocket stream's `cancelled` event is sent before its 1012 close.
+      // After the shutdown, so each WebSocket stream's `cancelled` event is sent before its 1001 close.
       await ws.close();
       metrics.close();
       await conversations.close();
@@ -176,5 +190,29 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     return closing;
   };
 
-  return { url, port, server, registry, simulated, upstream, readiness, upstreamName, close };
+  let draining: Promise<void> | undefined;
+  const drain = (drainMs: number, signal?: AbortSignal): Promise<void> => {
+    draining ??= (async () => {
+      registry.beginDrain();
+      calls.beginDrain();
+      ws.beginDrain();
+      logger.info({ drain_ms: drainMs, streams: registry.running, passthrough: calls.size }, 'draining');
+      const quiet = new AbortController();
+      const stop = (): void => quiet.abort();
+      signal?.addEventListener('abort', stop, { once: true });
+      void Promise.all([registry.idle(), calls.idle()]).then(stop);
+      const timedOut = await sleep(drainMs, quiet.signal);
+      signal?.removeEventListener('abort', stop);
+      if (timedOut || signal?.aborted) {
+        logger.info(
+          { streams: registry.running, passthrough: calls.size, reason: timedOut ? 'deadline' : 'signal' },
+          'drain cut short: cancelling what is left',
+        );
+      }
+      await close();
+    })();
+    return draining;
+  };
+
+  return { url, port, server, registry, simulated, upstream, readiness, upstreamName, drain, close };
 }

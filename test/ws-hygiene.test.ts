@@ -73,7 +73,7 @@ describe('resource hygiene', () => {
 });
 
 describe('shutdown', () => {
-  it('sends each running stream its cancelled event, then closes the socket with 1012', async () => {
+  it('sends each running stream its cancelled event, then closes the socket with 1001', async () => {
     const relay = await startTestRelay();
     const client = await WsClient.open(wsUrl(relay.url));
     const ids = await Promise.all(
@@ -84,7 +84,7 @@ describe('shutdown', () => {
     await client.waitFor((m) => m.stream_id === ids[0] && m.type === 'text');
     await relay.close();
     const closed = await client.closed;
-    expect(closed.code).toBe(1012);
+    expect(closed.code).toBe(1001);
     for (const id of ids) {
       const events = client.eventsOf(id);
       expect(events.map((e) => e.seq)).toEqual(range(1, events.length));

@@ -49,9 +49,24 @@ export async function runServe(argv: string[], env: NodeJS.ProcessEnv): Promise<
   // Names the upstream (base URL origin, or "simulated"), never its key.
   const upstream = relay.simulated ? `simulated at ${relay.simulated.url}` : relay.upstreamName;
   process.stdout.write(`relay listening on ${relay.url} (upstream: ${upstream})\n`);
-  await signalled;
-  process.stdout.write('relay shutting down\n');
-  await relay.close();
+  const signal = await signalled;
+  process.stdout.write(
+    `relay draining (${signal}): new streams refused, running ones get ${config.drainMs} ms\n`,
+  );
+  // A second signal skips the wait: every stream is cancelled now.
+  const now = new AbortController();
+  const onSecond = (): void => now.abort();
+  for (const s of DRAIN_SIGNALS) process.on(s, onSecond);
+  // Whatever hangs, the process is gone 2 s after the drain's deadline.
+  const bound = setTimeout(() => process.exit(0), config.drainMs + 2000);
+  bound.unref();
+  try {
+    await relay.drain(config.drainMs, now.signal);
+  } finally {
+    for (const s of DRAIN_SIGNALS) process.off(s, onSecond);
+    clearTimeout(bound);
+  }
+  process.stdout.write('relay stopped\n');
   return 0;
 }
 
@@ -72,17 +87,16 @@ export function listenFailure(err: unknown, config: Pick<Config, 'host' | 'port'
   }
 }
 
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+/** Each starts the drain; SIGHUP too, so a closed terminal or a supervisor's hangup drains instead of killing. */
+const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
+/** Resolves on the first SIGTERM, SIGINT or SIGHUP (the caller traps the second one). */
 export function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
+      for (const s of DRAIN_SIGNALS) process.off(s, onSignal);
       resolve(signal);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const s of DRAIN_SIGNALS) process.on(s, onSignal);
   });
 }

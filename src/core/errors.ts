@@ -31,7 +31,7 @@ export interface ErrorCodeInfo {
   readonly status: number;
   /** Whether repeating the same request later may succeed. */
   readonly retryable: boolean;
-  /** WebSocket close code when the error ends a whole connection (1008 policy, 1009 too big, 1011 internal, 1012 restart, 4xxx ours). */
+  /** WebSocket close code when the error ends a whole connection (1001 going away, 1008 policy, 1009 too big, 1011 internal, 4xxx ours). */
   readonly wsClose: number;
   /** One line for the README's table. */
   readonly description: string;
@@ -137,7 +137,7 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
   shutting_down: {
     status: 503,
     retryable: true,
-    wsClose: 1012,
+    wsClose: 1001,
     description: 'The relay is shutting down; retry against another instance.',
   },
   internal_error: {
@@ -185,4 +185,11 @@ export class RelayError extends Error {
 export function toRelayError(err: unknown): RelayError {
   if (err instanceof RelayError) return err;
   return new RelayError('internal_error', 'internal error', { cause: err });
+}
+
+/** What every route answers a new stream during a drain: retryable at once, on another instance. */
+export function shuttingDown(): RelayError {
+  return new RelayError('shutting_down', 'the relay is shutting down; retry on another instance', {
+    retryAfterMs: 1000,
+  });
 }

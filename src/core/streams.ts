@@ -6,7 +6,7 @@
  * (stream-store.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { RelayError } from './errors.js';
+import { RelayError, shuttingDown } from './errors.js';
 import { MemoryStreamStore } from './memory-stream-store.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
@@ -52,6 +52,8 @@ export class StreamRegistry {
   private readonly store: StreamStore;
   private readonly conversations: ConversationHooks | undefined;
   private readonly endListeners = new Set<StreamEndListener>();
+  /** Resolved whenever a stream ends, so `idle()` can look again. */
+  private readonly endWaiters: (() => void)[] = [];
   private closing = false;
   private drainStarted = false;
 
@@ -139,7 +141,8 @@ export class StreamRegistry {
       throw err;
     }
     this.generations.set(generation.id, { generation, handle });
-    void generation.settled.then(() => this.generations.delete(generation.id));
+    // Kept until its readers here have written the terminal event too: what a drain waits for.
+    void generation.settled.then(() => handle.drained()).then(() => this.generations.delete(generation.id));
     generation.run(this.upstream);
     return handle;
   }
@@ -173,6 +176,26 @@ export class StreamRegistry {
   }
 
   /**
+   * Resolves once no stream is running and every subscriber has written what it had to write (its
+   * terminal event included): what a drain waits for. Streams that end later (a resume, a stream
+   * whose creation was already under way) are waited for too.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.running > 0) {
+        await new Promise<void>((resolve) => this.endWaiters.push(resolve));
+        continue;
+      }
+      await Promise.all(
+        [...this.generations.values()].map(({ generation, handle }) =>
+          generation.settled.then(() => handle.drained()),
+        ),
+      );
+      if (this.running === 0) return;
+    }
+  }
+
+  /**
    * Refuses new streams, cancels running ones with reason `shutdown` (each gets its terminal
    * event), waits up to `timeoutMs` for their upstream loops to unwind and their readers here to
    * write the terminal event, then closes the store.
@@ -203,14 +226,8 @@ export class StreamRegistry {
       }
     }
     for (const listener of this.endListeners) listener(generation);
+    for (const resolve of this.endWaiters.splice(0)) resolve();
   }
-}
-
-/** What every route answers a new stream during a drain: retryable, right away, on another instance. */
-export function shuttingDown(): RelayError {
-  return new RelayError('shutting_down', 'the relay is shutting down; retry on another instance', {
-    retryAfterMs: 1000,
-  });
 }
 
 /** 128 random bits, URL-safe: unguessable, so an id is a capability to read and cancel. */

@@ -15,7 +15,9 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
-import { RelayError } from '../core/errors.js';
+import { RelayError, shuttingDown } from '../core/errors.js';
+import type { PassthroughCalls } from '../core/passthrough-calls.js';
+import { sleep } from '../core/signals.js';
 import { answerErrorsAs } from './error-answers.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp, RelayEnv } from './relay-env.js';
@@ -24,6 +26,8 @@ export interface AnthropicCompatDeps {
   /** Undefined when the relay runs on a test upstream with no API behind it. */
   readonly passthrough: ApiPassthrough | undefined;
   readonly bodyLimitBytes: number;
+  /** `POST /v1/messages` calls in flight, so a drain can refuse, await and end them. */
+  readonly calls?: PassthroughCalls | undefined;
 }
 
 type Ctx = Context<RelayEnv>;
@@ -57,7 +61,7 @@ export function registerAnthropicErrorShape(app: RelayApp): void {
 }
 
 export function registerAnthropicCompatRoutes(app: RelayApp, deps: AnthropicCompatDeps): void {
-  app.post('/v1/messages', (c) => forward(c, deps, 'POST', '/v1/messages'));
+  app.post('/v1/messages', (c) => forward(c, deps, 'POST', '/v1/messages', deps.calls));
   app.post('/v1/messages/count_tokens', (c) => forward(c, deps, 'POST', '/v1/messages/count_tokens'));
   app.get('/v1/models', (c) => forward(c, deps, 'GET', '/v1/models'));
   app.get('/v1/models/:id', (c) =>
@@ -70,13 +74,23 @@ async function forward(
   deps: AnthropicCompatDeps,
   method: ApiCall['method'],
   path: string,
+  calls?: PassthroughCalls,
 ): Promise<Response> {
   const { incoming, outgoing } = c.env;
   const controller = new AbortController();
   // `close` before our end means the client left: the upstream request must stop now.
   const onClose = (): void => controller.abort();
   outgoing.once('close', onClose);
+  // A drain's deadline: before the answer began, abort it and answer shutting_down; once it
+  // streams, `pipe` ends it at the next event boundary.
+  const stop = new AbortController();
+  let piping = false;
+  let release: (() => void) | undefined;
   try {
+    release = calls?.open(() => {
+      stop.abort();
+      if (!piping) controller.abort();
+    });
     const body = method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes) : undefined;
     const call: ApiCall = {
       method,
@@ -93,9 +107,16 @@ async function forward(
       );
     }
     const answer = await deps.passthrough.send(call, controller.signal);
-    await pipe(answer, outgoing, controller.signal);
+    if (stop.signal.aborted) {
+      await answer.body?.cancel().catch(() => {});
+      throw shuttingDown();
+    }
+    piping = true;
+    if (await pipe(answer, outgoing, controller.signal, stop.signal)) controller.abort();
     return RESPONSE_ALREADY_SENT;
   } catch (err) {
+    // The drain's deadline came before the answer began: it is refused like a new call.
+    if (stop.signal.aborted && !outgoing.headersSent) throw shuttingDown();
     // Once the answer has begun (or the client left) nothing can be said any more: cut the socket.
     // Before that, the error is an answer, given by the app's onError in Anthropic's shape.
     if (controller.signal.aborted || outgoing.headersSent) {
@@ -105,6 +126,7 @@ async function forward(
     throw err;
   } finally {
     outgoing.off('close', onClose);
+    release?.();
   }
 }
 
@@ -128,27 +150,80 @@ function forwardedHeaders(headers: IncomingHttpHeaders): Record<string, string> 
   return out;
 }
 
-/** Writes the upstream's answer onto the client's response as the bytes arrive, with backpressure. */
-async function pipe(answer: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Anthropic's `error` event that ends a stream cut by the drain: SDK clients raise it as an APIError. */
+const SHUTDOWN_EVENT = `event: error\ndata: ${JSON.stringify({
+  type: 'error',
+  error: { type: 'overloaded_error', message: 'the relay is shutting down; retry on another instance' },
+})}\n\n`;
+
+/** How long a drain waits for the upstream to finish the event it is in before cutting the socket. */
+const STOP_MID_EVENT_MS = 1000;
+
+/**
+ * Writes the upstream's answer onto the client's response as the bytes arrive, with backpressure.
+ * When `stop` aborts (the drain's deadline) an event stream ends at the next event boundary with
+ * Anthropic's `error` event; returns true then, so the caller aborts the upstream request.
+ */
+async function pipe(
+  answer: Response,
+  res: ServerResponse,
+  signal: AbortSignal,
+  stop: AbortSignal,
+): Promise<boolean> {
   const isSse = answer.headers.get('content-type')?.startsWith('text/event-stream') === true;
   res.writeHead(answer.status, responseHeaders(answer.headers, isSse));
   // Headers now, not with the first chunk: a streaming client sees the answer begin at once.
   res.flushHeaders();
   if (answer.body === null) {
     res.end();
-    return;
+    return false;
   }
   const reader = answer.body.getReader();
+  // Only an event stream can be ended cleanly early; a JSON body is let through to its end.
+  const stopping = isSse ? untilAborted(stop) : undefined;
+  let giveUp: Promise<'give_up'> | undefined;
+  const giveUpTimer = new AbortController();
+  let pending: ReturnType<typeof reader.read> | undefined;
   let atFrameEnd = true;
+  let endsWithNewline = true;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      pending ??= reader.read();
+      let next: Awaited<typeof pending> | 'stop' | 'give_up';
+      if (stopping === undefined) next = await pending;
+      else if (!stop.aborted) next = await Promise.race([pending, stopping.promise]);
+      else if (atFrameEnd) next = 'stop';
+      else {
+        // Mid-event: wait for the upstream to finish it, but not for ever.
+        giveUp ??= sleep(STOP_MID_EVENT_MS, giveUpTimer.signal).then(() => 'give_up' as const);
+        next = await Promise.race([pending, giveUp]);
+      }
+      if (next === 'give_up') throw new Error('the upstream did not finish its event during shutdown');
+      if (next === 'stop') {
+        if (!atFrameEnd) continue;
+        res.end(SHUTDOWN_EVENT);
+        await reader.cancel().catch(() => {});
+        return true;
+      }
+      pending = undefined;
+      const { value, done } = next;
       if (done) break;
       if (value.byteLength === 0) continue;
+      if (stop.aborted && isSse) {
+        const cut = firstEventEnd(value, endsWithNewline);
+        if (cut !== -1) {
+          res.write(value.subarray(0, cut));
+          res.end(SHUTDOWN_EVENT);
+          await reader.cancel().catch(() => {});
+          return true;
+        }
+      }
       atFrameEnd = endsWithBlankLine(value);
+      endsWithNewline = value[value.byteLength - 1] === 0x0a;
       if (!res.write(value)) await once(res, 'drain', { signal });
     }
     res.end();
+    return false;
   } catch (err) {
     if (signal.aborted) throw err;
     // The upstream broke mid-body. Between SSE frames Anthropic's own `error` event tells an SDK
@@ -159,10 +234,12 @@ async function pipe(answer: Response, res: ServerResponse, signal: AbortSignal):
         error: { type: 'api_error', message: 'the upstream connection was lost' },
       };
       res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
-      return;
+      return false;
     }
     throw err;
   } finally {
+    stopping?.dispose();
+    giveUpTimer.abort();
     reader.releaseLock();
   }
 }
@@ -170,6 +247,31 @@ async function pipe(answer: Response, res: ServerResponse, signal: AbortSignal):
 function endsWithBlankLine(chunk: Uint8Array): boolean {
   const n = chunk.byteLength;
   return n >= 2 && chunk[n - 1] === 0x0a && chunk[n - 2] === 0x0a;
+}
+
+/** The index just past the first blank line in `chunk` (an event's end), or -1. */
+function firstEventEnd(chunk: Uint8Array, afterNewline: boolean): number {
+  if (afterNewline && chunk[0] === 0x0a) return 1;
+  for (let i = 1; i < chunk.byteLength; i++) {
+    if (chunk[i] === 0x0a && chunk[i - 1] === 0x0a) return i + 1;
+  }
+  return -1;
+}
+
+/** A promise that resolves 'stop' when `signal` aborts, and the way to drop its listener. */
+function untilAborted(signal: AbortSignal): { promise: Promise<'stop'>; dispose(): void } {
+  let onAbort: (() => void) | undefined;
+  const promise = new Promise<'stop'>((resolve) => {
+    onAbort = () => resolve('stop');
+    if (signal.aborted) resolve('stop');
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return {
+    promise,
+    dispose: () => {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function responseHeaders(headers: Headers, isSse: boolean): OutgoingHttpHeaders {

@@ -62,6 +62,8 @@ export class WsConnection {
   private closing = false;
   private windowStart = 0;
   private framesInWindow = 0;
+  /** Set by a drain: the connection closes with 1001 as soon as it carries no stream. */
+  private draining = false;
 
   /** `socket` is the raw socket `ws` was upgraded on: corked around each batch, watched for 'drain'. */
   constructor(ws: WebSocket, socket: Duplex, options: WsConnectionOptions) {
@@ -121,6 +123,22 @@ export class WsConnection {
     this.ws.close(code, reason);
   }
 
+  /**
+   * The relay is draining: close with 1001 (going away) once this connection carries no stream —
+   * now if `now` and it is idle, else after its last stream's terminal event or the next frame
+   * that leaves it without a stream (a connection opened during the drain may still resume).
+   */
+  drain(now: boolean): void {
+    this.draining = true;
+    if (now) this.closeIfDrained();
+  }
+
+  private closeIfDrained(): void {
+    if (this.draining && this.attached.size === 0) {
+      this.close(WS_CLOSE.shutdown, 'going away: the relay is restarting; reconnect to another instance');
+    }
+  }
+
   /** Drops the socket without a handshake (dead peer, shutdown straggler). */
   terminate(): void {
     if (this.ws.readyState === WebSocket.CLOSED) return;
@@ -140,8 +158,10 @@ export class WsConnection {
     const frame = parsed.frame;
     switch (frame.type) {
       case 'start':
-        this.start(frame).catch(this.onInternalError);
-        break;
+        this.start(frame)
+          .catch(this.onInternalError)
+          .finally(() => this.closeIfDrained());
+        return;
       case 'cancel':
         this.cancel(frame).catch(this.onInternalError);
         break;
@@ -154,6 +174,7 @@ export class WsConnection {
       default:
         assertNever(frame, 'client frame');
     }
+    this.closeIfDrained();
   };
 
   private async start(frame: StartFrame): Promise<void> {
@@ -222,6 +243,8 @@ export class WsConnection {
         if (this.attached.get(stream.id) === attachment) this.attached.delete(stream.id);
         // A cut is a notice about this connection's cursor (no seq): the stream itself goes on.
         if (outcome.kind === 'cut') this.sendError(outcome.error, { stream_id: stream.id });
+        // After the terminal event went out: `ws` sends the close frame behind it.
+        this.closeIfDrained();
       },
     };
     this.attached.set(stream.id, attachment);

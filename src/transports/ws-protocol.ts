@@ -119,6 +119,7 @@ export function errorMessage(error: RelayError, context: ErrorContext): string {
     code: error.code,
     message: error.message,
     retryable: error.retryable,
+    ...(error.retryAfterMs === undefined ? {} : { retry_after_ms: error.retryAfterMs }),
     ...context,
   });
 }
@@ -131,7 +132,7 @@ export const WS_CLOSE = {
   tooBig: errorInfo('payload_too_large').wsClose,
   /** The socket's buffer stayed over `wsHardLimitBytes`: the client reads too slowly. */
   slowConsumer: errorInfo('slow_consumer').wsClose,
-  /** The relay is shutting down; streams got their terminal event first. */
+  /** Going away: the relay is draining or shutting down; streams got their terminal event first. */
   shutdown: errorInfo('shutting_down').wsClose,
 } as const;
 

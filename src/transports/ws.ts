@@ -54,7 +54,12 @@ export interface WsStats {
 export interface WsTransport {
   stats(): WsStats;
   /**
-   * Refuses new connections and closes every socket with 1012. Call it after the registry's
+   * The drain began: idle connections close with 1001 now, the others after their last stream's
+   * terminal event; new connections are still accepted (to resume, read state or cancel).
+   */
+  beginDrain(): void;
+  /**
+   * Refuses new connections and closes every socket with 1001. Call it after the registry's
    * shutdown, so each stream's terminal event is already on the wire when its socket closes.
    */
   close(): Promise<void>;
@@ -77,6 +82,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
   const serverCloses: Record<number, number> = {};
   let emptied: (() => void) | undefined;
   let closing: Promise<void> | undefined;
+  let draining = false;
 
   // One interval for all connections, not a timer each.
   const heartbeat = setInterval(() => {
@@ -131,6 +137,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
       });
       connections.add(connection);
       if (closing !== undefined) connection.close(WS_CLOSE.shutdown, 'shutting down');
+      else if (draining) connection.drain(false);
     });
   };
   server.on('upgrade', onUpgrade);
@@ -165,6 +172,10 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
         bufferedBytes += connection.bufferedAmount;
       }
       return { connections: connections.size, streams, bufferedBytes, serverCloses: { ...serverCloses } };
+    },
+    beginDrain() {
+      draining = true;
+      for (const connection of connections) connection.drain(true);
     },
     close() {
       closing ??= close();
