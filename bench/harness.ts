@@ -117,6 +117,8 @@ export class Harness {
         ANTHROPIC_BASE_URL: this.sim.url,
         ANTHROPIC_API_KEY: 'bench-dummy-key',
         RELAY_LOG_LEVEL: 'warn',
+        // Stopping between scenarios must not wait out streams left in their grace period.
+        RELAY_DRAIN_MS: '1000',
       },
     });
     this.log(`relay pid ${this.relay.pid} at ${this.relay.url}`);
