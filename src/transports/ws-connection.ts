@@ -156,25 +156,25 @@ export class WsConnection {
       return;
     }
     const frame = parsed.frame;
+    // During a drain, a frame that leaves the connection without a stream closes it (1001).
+    const afterFrame = (): void => this.closeIfDrained();
     switch (frame.type) {
       case 'start':
-        this.start(frame)
-          .catch(this.onInternalError)
-          .finally(() => this.closeIfDrained());
-        return;
+        this.start(frame).catch(this.onInternalError).finally(afterFrame);
+        break;
       case 'cancel':
-        this.cancel(frame).catch(this.onInternalError);
+        this.cancel(frame).catch(this.onInternalError).finally(afterFrame);
         break;
       case 'resume':
-        this.resume(frame).catch(this.onInternalError);
+        this.resume(frame).catch(this.onInternalError).finally(afterFrame);
         break;
       case 'ping':
         this.sendText(pongMessage(frame.t));
+        afterFrame();
         break;
       default:
         assertNever(frame, 'client frame');
     }
-    this.closeIfDrained();
   };
 
   private async start(frame: StartFrame): Promise<void> {
