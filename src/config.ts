@@ -324,5 +324,10 @@ export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'lo
 
 /** The in-process simulated upstream's pacing. */
 export function simulatorSettings(config: Config): SimulatedUpstreamOptions {
-  return { firstTokenMs: config.simFirstTokenMs, tokensPerSecond: config.simTokensPerSecond };
+  return {
+    firstTokenMs: config.simFirstTokenMs,
+    tokensPerSecond: config.simTokensPerSecond,
+    // The simulator lists and accepts the relay's default model, whatever it is configured to.
+    models: [config.defaultModel],
+  };
 }

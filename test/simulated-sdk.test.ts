@@ -124,19 +124,26 @@ describe('streaming through the official SDK', () => {
     });
   });
 
-  test('each text token is one delta of charsPerToken code points', async () => {
+  test('each text token is one delta: charsPerToken code points when max_tokens cuts the reply', async () => {
     const narrow = await startFastSim({ charsPerToken: 2 });
     try {
-      const bytes = await rawStream(narrow, {
+      const deltas = async (body: Record<string, unknown>) =>
+        sseEvents((await rawStream(narrow, body)).toString('utf8'))
+          .filter((e) => e.event === 'content_block_delta')
+          .map((e) => (e.data as { delta: { text: string } }).delta.text);
+      const cut = await deltas({ model: 'claude-sim', max_tokens: 10, messages: userTurn('tokens') });
+      expect(cut).toHaveLength(10);
+      for (const d of cut) expect([...d]).toHaveLength(2);
+      // A reply that ends by itself ends a sentence, so its tokens stretch around charsPerToken
+      // (this test once asked for exactly 2 code points each: that made end_turn stop mid-word).
+      const whole = await deltas({
         model: 'claude-sim',
         max_tokens: 100,
         messages: userTurn('tokens [[sim tokens=10]]'),
       });
-      const deltas = sseEvents(bytes.toString('utf8'))
-        .filter((e) => e.event === 'content_block_delta')
-        .map((e) => (e.data as { delta: { text: string } }).delta.text);
-      expect(deltas).toHaveLength(10);
-      for (const d of deltas) expect([...d]).toHaveLength(2);
+      expect(whole).toHaveLength(10);
+      for (const d of whole) expect(d.length).toBeGreaterThan(0);
+      expect(whole.join('')).toMatch(/\.$/);
     } finally {
       await narrow.close();
     }

@@ -5,6 +5,7 @@ import { type Directives, parseDirectives, streamCut } from './directives.js';
 import { defaultErrorMessage, errorTypeForStatus } from './errors.js';
 import { type Exchange, finish, sendError, sendJson, wait } from './exchange.js';
 import { fixtureFrames, loadFixture } from './fixtures.js';
+import { isKnownModel, type ModelInfo, sendUnknownModel } from './models.js';
 import { planReply } from './plan.js';
 import { recordedPrompt } from './records.js';
 import { estimateInputTokens, lastUserText, parseCountTokensBody, parseMessagesBody } from './request.js';
@@ -25,6 +26,8 @@ export interface SimConfig {
 export interface MessagesContext {
   readonly config: SimConfig;
   readonly attempts: AttemptCounter;
+  /** The models requests may name (the catalogue and any extra ones). */
+  readonly models: readonly ModelInfo[];
 }
 
 export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promise<void> {
@@ -40,6 +43,7 @@ export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promis
     maxTokens: body.max_tokens,
     stream: body.stream ?? false,
   });
+  if (!isKnownModel(body.model, ctx.models)) return sendUnknownModel(ex, body.model);
 
   const parsedDirectives = parseDirectives(body.model, prompt);
   if (!parsedDirectives.ok) return sendError(ex, 400, parsedDirectives.message);
@@ -92,7 +96,7 @@ function plannedFailure(d: Directives, attempts: AttemptCounter, hash: string): 
   return attempts.next(hash) <= d.failFirst ? (d.status ?? 529) : undefined;
 }
 
-export async function handleCountTokens(ex: Exchange): Promise<void> {
+export async function handleCountTokens(ex: Exchange, ctx: MessagesContext): Promise<void> {
   const json = await readJsonBody(ex);
   if (json === undefined) return;
   const parsed = parseCountTokensBody(json);
@@ -101,6 +105,7 @@ export async function handleCountTokens(ex: Exchange): Promise<void> {
     model: parsed.body.model,
     prompt: recordedPrompt(lastUserText(parsed.body.messages)),
   });
+  if (!isKnownModel(parsed.body.model, ctx.models)) return sendUnknownModel(ex, parsed.body.model);
   sendJson(ex, 200, { input_tokens: estimateInputTokens(parsed.body) });
   finish(ex, 'completed');
 }

@@ -4,7 +4,15 @@
  * except benchmark text, which is stamped at write time.
  */
 import type { Directives } from './directives.js';
-import { chunkTokens, keywords, replyText, thinkingText, toolInput } from './reply.js';
+import {
+  chunkTokens,
+  keywords,
+  replySentences,
+  replyText,
+  sentenceTokens,
+  thinkingText,
+  toolInput,
+} from './reply.js';
 import type { MessagesBody, ToolParam } from './request.js';
 import { randomId, randomInt, seededRandom } from './seed.js';
 
@@ -58,7 +66,7 @@ export function planReply(input: PlanInput): ReplyPlan {
   });
 
   if (wantsThinking(body, directives)) {
-    const budget = body.thinking?.budget_tokens ?? Number.POSITIVE_INFINITY;
+    const budget = body.thinking?.type === 'enabled' ? body.thinking.budget_tokens : Number.POSITIVE_INFINITY;
     const n = Math.min(randomInt(random, 15, 40), budget);
     const tokens = takeTokens(chunkTokens(thinkingText(random, words, n * cpt), cpt), n, remaining);
     blocks.push({ type: 'thinking', tokens, signature: signatureFor(input.hash) });
@@ -70,9 +78,13 @@ export function planReply(input: PlanInput): ReplyPlan {
   if (tool === undefined || !tool.forced) {
     const wanted =
       directives.tokens ?? (tool === undefined ? randomInt(random, 40, 120) : randomInt(random, 8, 20));
-    // Generate no more text than can be sent: `tokens=` may ask for far more than max_tokens.
-    const length = Math.min(wanted, remaining) * cpt;
-    let tokens = takeTokens(chunkTokens(replyText(random, words, length), cpt), wanted, remaining);
+    // A reply that fits ends at a sentence end (end_turn, or a tool call follows); one that
+    // max_tokens cuts stops wherever the budget runs out, mid-word if need be. Either way no
+    // more text is generated than can be sent: `tokens=` may ask for far more than max_tokens.
+    let tokens =
+      wanted <= remaining
+        ? sentenceTokens(replySentences(random, words, wanted * cpt), wanted, wanted * cpt)
+        : takeTokens(chunkTokens(replyText(random, words, remaining * cpt), cpt), wanted, remaining);
     const stop = firstStopSequence(tokens.join(''), body.stop_sequences);
     if (stop !== undefined) tokens = chunkTokens(stop.text, cpt);
     blocks.push({ type: 'text', tokens });
@@ -105,7 +117,9 @@ function takeTokens(all: readonly string[], wanted: number, remaining: number): 
 }
 
 function wantsThinking(body: MessagesBody, d: Directives): boolean {
-  return d.thinking ?? body.thinking?.type === 'enabled';
+  // `adaptive` lets the model decide whether to think; the simulator always does, so a client
+  // asking for it sees the thinking it has to handle.
+  return d.thinking ?? (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive');
 }
 
 interface ChosenTool {

@@ -70,7 +70,7 @@ function compose(
   minCodePoints: number,
   first: readonly [Template, ...Template[]],
   rest: readonly [Template, ...Template[]],
-): string {
+): string[] {
   const parts: string[] = [];
   let length = 0;
   let templates = first;
@@ -81,7 +81,16 @@ function compose(
     length += [...sentence].length + 1;
     templates = rest;
   }
-  return parts.join(' ');
+  return parts;
+}
+
+/** Whole reply sentences (each ends with "."), at least `minCodePoints` code points in all. */
+export function replySentences(
+  random: Random,
+  words: readonly [string, ...string[]],
+  minCodePoints: number,
+): string[] {
+  return compose(random, words, minCodePoints, OPENERS, SENTENCES);
 }
 
 /** Reply text of at least `minCodePoints` code points, relating to the prompt's words. */
@@ -90,7 +99,31 @@ export function replyText(
   words: readonly [string, ...string[]],
   minCodePoints: number,
 ): string {
-  return compose(random, words, minCodePoints, OPENERS, SENTENCES);
+  return replySentences(random, words, minCodePoints).join(' ');
+}
+
+/**
+ * Exactly `n` tokens of text that ends at the end of a sentence, as an `end_turn` reply does: the
+ * run of whole sentences whose length comes closest to `targetCodePoints` (and has at least `n`
+ * code points), split into `n` tokens of nearly equal size. Tokens therefore vary around
+ * charsPerToken, as real tokens vary; only a reply cut by `max_tokens` may stop mid-word.
+ */
+export function sentenceTokens(sentences: readonly string[], n: number, targetCodePoints: number): string[] {
+  const points: string[] = [];
+  let best = 0; // the chosen prefix's length in code points, at a sentence end
+  for (const sentence of sentences) {
+    if (points.length > 0) points.push(' ');
+    for (const point of sentence) points.push(point);
+    if (points.length < n) continue;
+    if (best === 0 || Math.abs(points.length - targetCodePoints) < Math.abs(best - targetCodePoints))
+      best = points.length;
+    if (points.length >= targetCodePoints) break;
+  }
+  const tokens: string[] = [];
+  for (let i = 0; i < n; i++) {
+    tokens.push(points.slice(Math.floor((i * best) / n), Math.floor(((i + 1) * best) / n)).join(''));
+  }
+  return tokens;
 }
 
 /** Thinking text of at least `minCodePoints` code points. */
@@ -99,7 +132,7 @@ export function thinkingText(
   words: readonly [string, ...string[]],
   minCodePoints: number,
 ): string {
-  return compose(random, words, minCodePoints, THOUGHTS, THOUGHTS);
+  return compose(random, words, minCodePoints, THOUGHTS, THOUGHTS).join(' ');
 }
 
 /**

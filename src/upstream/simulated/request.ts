@@ -1,8 +1,10 @@
 /**
  * Validation of `POST /v1/messages` and `/v1/messages/count_tokens` bodies, with error messages
  * worded like the real API's (`max_tokens: Field required`, `messages.0.role: Input should be …`).
- * Unknown top-level fields are accepted: the simulator is a test double for relays, and a relay
- * that forwards a new API parameter should not break on it.
+ * Known parameters are checked like the API checks them (ranges of temperature, top_p and top_k,
+ * the thinking and tool_choice variants, thinking's budget against max_tokens), so a relay that
+ * forwards a bad one sees the API's 400. Unknown top-level fields are accepted: the simulator is a
+ * test double for relays, and a relay that forwards a new API parameter should not break on it.
  */
 import { z } from 'zod';
 
@@ -39,8 +41,46 @@ const common = {
     .min(1, 'at least one message is required'),
   system: z.union([z.string(), z.array(textBlock)]).optional(),
   tools: z.array(tool).optional(),
-  tool_choice: z.looseObject({ type: z.string(), name: z.string().optional() }).optional(),
-  thinking: z.looseObject({ type: z.string(), budget_tokens: z.number().int().optional() }).optional(),
+  tool_choice: z
+    .discriminatedUnion(
+      'type',
+      [
+        z.looseObject({ type: z.literal('auto') }),
+        z.looseObject({ type: z.literal('any') }),
+        z.looseObject({ type: z.literal('none') }),
+        z.looseObject({
+          type: z.literal('tool'),
+          name: z.string(required('Input should be a valid string')),
+        }),
+      ],
+      { error: "Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'" },
+    )
+    .optional(),
+  thinking: z
+    .discriminatedUnion(
+      'type',
+      [
+        z.looseObject({
+          type: z.literal('enabled'),
+          budget_tokens: z
+            .number(required('Input should be a valid integer'))
+            .int('Input should be a valid integer')
+            .min(1024, 'Input should be greater than or equal to 1024'),
+        }),
+        z.looseObject({ type: z.literal('disabled') }),
+        z.looseObject({ type: z.literal('adaptive') }),
+      ],
+      { error: "Input tag does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'" },
+    )
+    .optional(),
+};
+
+/** A sampling parameter: a number within [min, max], worded like the API's 400s. */
+const bounded = (min: number, max: number, integer = false) => {
+  const number = z.number('Input should be a valid number');
+  return (integer ? number.int('Input should be a valid integer') : number)
+    .min(min, `Input should be greater than or equal to ${min}`)
+    .max(max, `Input should be less than or equal to ${max}`);
 };
 
 const messagesBody = z
@@ -51,11 +91,26 @@ const messagesBody = z
       .int('Input should be a valid integer')
       .min(1, 'ensure this value is greater than or equal to 1'),
     stream: z.boolean('Input should be a valid boolean').optional(),
-    stop_sequences: z.array(z.string()).optional(),
+    stop_sequences: z
+      .array(z.string('Input should be a valid string'), 'Input should be a valid list')
+      .optional(),
+    temperature: bounded(0, 1).optional(),
+    top_p: bounded(0, 1).optional(),
+    top_k: bounded(0, Number.MAX_SAFE_INTEGER, true).optional(),
+    metadata: z
+      .looseObject({ user_id: z.string('Input should be a valid string').nullable().optional() })
+      .optional(),
   })
   .superRefine(checkTurns)
   .superRefine((body, ctx) => {
     // Like the API's per-model output limit; it also bounds what one request can make us generate.
+    if (body.thinking?.type === 'enabled' && body.thinking.budget_tokens >= body.max_tokens) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `\`max_tokens\` must be greater than \`thinking.budget_tokens\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size`,
+      });
+    }
     if (body.max_tokens > MAX_OUTPUT_TOKENS) {
       ctx.addIssue({
         code: 'custom',

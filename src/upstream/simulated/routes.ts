@@ -27,12 +27,20 @@ interface Route {
 
 const ROUTES: readonly Route[] = [
   { pattern: /^\/v1\/messages$/, method: 'POST', handle: (ex, ctx) => handleMessages(ex, ctx) },
-  { pattern: /^\/v1\/messages\/count_tokens$/, method: 'POST', handle: (ex) => handleCountTokens(ex) },
-  { pattern: /^\/v1\/models$/, method: 'GET', handle: (ex, _ctx, url) => listModels(ex, url.searchParams) },
+  {
+    pattern: /^\/v1\/messages\/count_tokens$/,
+    method: 'POST',
+    handle: (ex, ctx) => handleCountTokens(ex, ctx),
+  },
+  {
+    pattern: /^\/v1\/models$/,
+    method: 'GET',
+    handle: (ex, ctx, url) => listModels(ex, url.searchParams, ctx.models),
+  },
   {
     pattern: /^\/v1\/models\/([^/]+)$/,
     method: 'GET',
-    handle: (ex, _ctx, _url, params) => getModel(ex, params[0] ?? ''),
+    handle: (ex, ctx, _url, params) => getModel(ex, params[0] ?? '', ctx.models),
   },
 ];
 

@@ -11,6 +11,7 @@ import { type Exchange, sendError } from './exchange.js';
 import { defaultFixturesDir } from './fixtures.js';
 import { handleIntrospection, isIntrospectionPath } from './introspection.js';
 import type { SimConfig } from './messages.js';
+import { catalogue } from './models.js';
 import { clock, RecordStore, type RequestRecords } from './records.js';
 import { authKind, routeApi } from './routes.js';
 import { randomId } from './seed.js';
@@ -24,12 +25,20 @@ export interface SimulatedUpstreamOptions {
   firstTokenMs?: number;
   /** Tokens per second after the first; default 60. 0 or Infinity = no delay between tokens. */
   tokensPerSecond?: number;
-  /** Characters (code points) per text token; default 4. */
+  /**
+   * Characters (code points) per text token; default 4. Exact for a reply cut by max_tokens; a
+   * reply that ends by itself ends a sentence, so its tokens vary around this size.
+   */
   charsPerToken?: number;
   /** Benchmark stamping for every request (see bench.ts); default false. */
   benchmark?: boolean;
   /** Where `fixture=` looks; default the repository's `fixtures/`. */
   fixturesDir?: string;
+  /**
+   * Models to list and accept besides the catalogue (a relay passes its default model, so a
+   * configured RELAY_DEFAULT_MODEL works on the simulator too).
+   */
+  models?: readonly string[];
   /** Keep whole request bodies in the records (tests that read them; `records.keepBodies()` too). Default false. */
   keepBodies?: boolean;
   /** One line per finished request (and internal errors). */
@@ -69,7 +78,11 @@ function resolveConfig(opts: SimulatedUpstreamOptions): SimConfig {
 export async function startSimulatedUpstream(
   opts: SimulatedUpstreamOptions = {},
 ): Promise<SimulatedUpstream> {
-  const ctx = { config: resolveConfig(opts), attempts: new AttemptCounter() };
+  const ctx = {
+    config: resolveConfig(opts),
+    attempts: new AttemptCounter(),
+    models: catalogue(opts.models),
+  };
   const log = opts.log ?? (() => {});
   const records = new RecordStore();
   records.keepBodies(opts.keepBodies ?? false);
