@@ -28,6 +28,19 @@ describe('the README tells the truth', () => {
     expect(head).toContain('npm run test:setup && npm test');
   });
 
+  it('runs the CLI the way that works (node bin/relay.js or a linked relay), never `npx relay`', () => {
+    // `npx relay` runs an unrelated registry package named relay (npm does not run a project's own bin).
+    expect(readme).not.toMatch(/^\s*npx relay\b/m);
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(pkg.bin).toEqual({ relay: 'bin/relay.js' });
+    const commands = [...readme.matchAll(/^\s*(?:node bin\/relay\.js|npm link && relay) (\S+)/gm)].map(
+      (m) => m[1],
+    );
+    expect(commands.length).toBeGreaterThan(2);
+    for (const command of commands)
+      expect(['serve', 'simulate-upstream', 'chat', 'bench']).toContain(command);
+  });
+
   it('sets up tests with the one script that CI runs too, and names the opt-out variable', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
     const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
