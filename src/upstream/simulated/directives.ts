@@ -31,6 +31,9 @@
  * | `tool` | tool name | end the reply with a `tool_use` block of that name (input built from the prompt); `stop_reason: tool_use` |
  * | `thinking` | `1` / `0` | start with a thinking block (thinking deltas, a signature delta), the text follows at index 1 |
  * | `tokens` | N ≥ 1 | length of the text reply in tokens (still capped by `max_tokens`) |
+ * | `stop_reason` | an Anthropic stop reason | end the reply with this `stop_reason` (content as planned); see stop-reason.ts |
+ * | `cache_read` | N | report N `cache_read_input_tokens` in the usage |
+ * | `cache_write` | N | report N `cache_creation_input_tokens` in the usage |
  * | `ttft` | ms | time to first token for this request |
  * | `tps` | tokens/s | pacing for this request; `0` = no delay |
  * | `bench` | `1` / `0` | benchmark stamping for this request: every text token is `${seq}@${hrtimeNs} ` |
@@ -45,6 +48,7 @@
  */
 
 import { type AnthropicErrorType, isAnthropicErrorType } from './errors.js';
+import { isStopReason, STOP_REASONS, type StopReason } from './stop-reason.js';
 
 export interface Directives {
   readonly status?: number;
@@ -61,6 +65,9 @@ export interface Directives {
   readonly tool?: string;
   readonly thinking?: boolean;
   readonly tokens?: number;
+  readonly stopReason?: StopReason;
+  readonly cacheRead?: number;
+  readonly cacheWrite?: number;
   readonly ttftMs?: number;
   readonly tps?: number;
   readonly bench?: boolean;
@@ -153,6 +160,17 @@ const PARSERS: Readonly<Record<string, ValueParser>> = {
   tokens: int((n, d) => {
     d.tokens = n;
   }, 1),
+  stop_reason: (value, into) => {
+    if (!isStopReason(value)) return `must be one of ${STOP_REASONS.join(', ')}`;
+    into.stopReason = value;
+    return undefined;
+  },
+  cache_read: int((n, d) => {
+    d.cacheRead = n;
+  }),
+  cache_write: int((n, d) => {
+    d.cacheWrite = n;
+  }),
   ttft: int((n, d) => {
     d.ttftMs = n;
   }),

@@ -33,8 +33,8 @@ export function buildMessage(plan: ReplyPlan, meta: MessageMeta): Record<string,
     stop_sequence: plan.stopSequence,
     usage: {
       input_tokens: meta.inputTokens,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: meta.cacheWriteTokens,
+      cache_read_input_tokens: meta.cacheReadTokens,
       output_tokens: plan.outputTokens,
     },
   };

@@ -10,6 +10,7 @@ import { planReply } from './plan.js';
 import { recordedPrompt } from './records.js';
 import { estimateInputTokens, lastUserText, parseCountTokensBody, parseMessagesBody } from './request.js';
 import { randomId, requestHash } from './seed.js';
+import { forceStopReason } from './stop-reason.js';
 import { intervalFor, type Pacing, streamFrames } from './stream.js';
 import { respondWhole } from './whole.js';
 import { planFrames } from './wire.js';
@@ -75,7 +76,7 @@ export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promis
     return streamFrames(ex, { frames: fixtureFrames(bytes), pacing, cut, errorType: d.errorType });
   }
 
-  const plan = planReply({
+  const planned = planReply({
     body,
     directives: d,
     cleanPrompt: parsedDirectives.cleanPrompt,
@@ -83,7 +84,14 @@ export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promis
     charsPerToken: ctx.config.charsPerToken,
     benchmark: ctx.config.benchmark,
   });
-  const meta = { id: randomId('msg_01'), model: body.model, inputTokens: estimateInputTokens(body) };
+  const plan = forceStopReason(planned, d.stopReason);
+  const meta = {
+    id: randomId('msg_01'),
+    model: body.model,
+    inputTokens: estimateInputTokens(body),
+    cacheReadTokens: d.cacheRead ?? 0,
+    cacheWriteTokens: d.cacheWrite ?? 0,
+  };
   if (body.stream === true) {
     return streamFrames(ex, { frames: planFrames(plan, meta), pacing, cut, errorType: d.errorType });
   }

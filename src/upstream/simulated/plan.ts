@@ -15,8 +15,9 @@ import {
 } from './reply.js';
 import type { MessagesBody, ToolParam } from './request.js';
 import { randomId, randomInt, seededRandom } from './seed.js';
+import type { StopReason } from './stop-reason.js';
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
+export type { StopReason };
 
 export type PlannedBlock =
   | { readonly type: 'thinking'; readonly tokens: readonly string[]; readonly signature: string }

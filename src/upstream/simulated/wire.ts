@@ -22,6 +22,9 @@ export interface MessageMeta {
   readonly id: string;
   readonly model: string;
   readonly inputTokens: number;
+  /** Reported as cache reads and writes (the `cache_read=` / `cache_write=` directives). */
+  readonly cacheReadTokens: number;
+  readonly cacheWriteTokens: number;
 }
 
 export function sseFrame(event: string, data: unknown): string {
@@ -111,8 +114,8 @@ export function planFrames(plan: ReplyPlan, meta: MessageMeta): Frame[] {
       stop_sequence: null,
       usage: {
         input_tokens: meta.inputTokens,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: meta.cacheWriteTokens,
+        cache_read_input_tokens: meta.cacheReadTokens,
         output_tokens: 1,
       },
     },
