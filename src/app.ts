@@ -18,6 +18,7 @@ import { registerConversationRoutes } from './transports/conversations.js';
 import { answerErrors } from './transports/error-answers.js';
 import { notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
+import { registerOpenAIErrorShape, registerOpenAIRoutes } from './transports/openai/index.js';
 import { registerOpsRoutes } from './transports/ops.js';
 import type { RelayApp, RelayEnv } from './transports/relay-env.js';
 import { registerSseRoutes } from './transports/sse.js';
@@ -44,11 +45,19 @@ export function createApp(deps: AppDeps): RelayApp {
   const app: RelayApp = new Hono<RelayEnv>();
   // Error shapes first, so even an authentication refusal is answered in the route's own shape.
   registerAnthropicErrorShape(app);
+  registerOpenAIErrorShape(app);
   app.use('*', authenticateRequests(deps.authenticate ?? authenticateAnonymous));
   const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs };
 
   registerSseRoutes(app, { registry: deps.registry, ...http });
   registerClassicRoutes(app, { registry: deps.registry, ...http });
+  // Before the Anthropic-compatible routes: /v1/models falls through to them for Anthropic SDKs.
+  registerOpenAIRoutes(app, {
+    registry: deps.registry,
+    passthrough: deps.passthrough,
+    defaultMaxTokens: deps.config.defaultMaxTokens,
+    ...http,
+  });
   registerAnthropicCompatRoutes(app, {
     passthrough: deps.passthrough,
     bodyLimitBytes: http.bodyLimitBytes,

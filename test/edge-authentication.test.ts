@@ -42,11 +42,31 @@ describe('one authenticate() at the edge', () => {
       const res = await fetch(`${relay.url}${path}`, {
         method: path.includes('models') ? 'GET' : 'POST',
         body: path.includes('models') ? null : '{}',
+        // Anthropic SDKs send it; without it /v1/models is OpenAI's (next test).
+        headers: { 'anthropic-version': '2023-06-01' },
       });
       expect(res.status, path).toBe(401);
       expect(await res.json(), path).toEqual({
         type: 'error',
         error: { type: 'authentication_error', message: 'send x-test-principal' },
+      });
+    }
+  });
+
+  it("a refusal on an OpenAI-compatible route is OpenAI's error shape, 401", async () => {
+    for (const path of ['/v1/chat/completions', '/v1/models', '/v1/models/claude-x']) {
+      const res = await fetch(`${relay.url}${path}`, {
+        method: path.includes('models') ? 'GET' : 'POST',
+        body: path.includes('models') ? null : '{}',
+      });
+      expect(res.status, path).toBe(401);
+      expect(await res.json(), path).toEqual({
+        error: {
+          message: 'send x-test-principal',
+          type: 'authentication_error',
+          param: null,
+          code: 'unauthorized',
+        },
       });
     }
   });

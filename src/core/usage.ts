@@ -108,3 +108,12 @@ function maxOptional<K extends 'cache_read_input_tokens' | 'cache_creation_input
   if (x === undefined && y === undefined) return {};
   return { [key]: Math.max(x ?? 0, y ?? 0) } as Partial<Pick<Usage, K>>;
 }
+
+/**
+ * Every input token of the request: Anthropic counts cache reads and cache writes apart from
+ * `input_tokens` (https://docs.claude.com/en/docs/build-with-claude/prompt-caching), where APIs
+ * such as OpenAI's count them inside the prompt.
+ */
+export function totalInputTokens(usage: UsageCounts): number {
+  return usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0);
+}

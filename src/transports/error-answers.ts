@@ -9,13 +9,15 @@ import { assertNever } from '../core/events.js';
 import type { Logger } from '../logger.js';
 import { anthropicErrorResponse } from './anthropic-error.js';
 import { errorResponse } from './http-errors.js';
+import { openaiErrorResponse } from './openai/errors.js';
 import type { RelayEnv } from './relay-env.js';
 
 /**
  * `relay`: `{"error": {"code", "message"}}` (the relay's routes and the classic tutorial route);
- * `anthropic`: `{"type":"error","error":{"type","message"}}` (the Anthropic-compatible routes).
+ * `anthropic`: `{"type":"error","error":{"type","message"}}` (the Anthropic-compatible routes);
+ * `openai`: `{"error":{"message","type","param","code"}}` (the OpenAI-compatible routes).
  */
-export type ErrorShape = 'relay' | 'anthropic';
+export type ErrorShape = 'relay' | 'anthropic' | 'openai';
 
 /** Marks the routes it is mounted on as answering errors in `shape`; mount it before auth. */
 export function answerErrorsAs(shape: ErrorShape): MiddlewareHandler<RelayEnv> {
@@ -29,6 +31,8 @@ export function errorAnswer(shape: ErrorShape | undefined, err: unknown): Respon
   switch (shape) {
     case 'anthropic':
       return anthropicErrorResponse(err);
+    case 'openai':
+      return openaiErrorResponse(err);
     case 'relay':
     case undefined:
       return errorResponse(err);

@@ -14,6 +14,7 @@ const ROUTES: readonly (readonly [string, string])[] = [
   ['/v1/messages', 'POST'],
   ['/v1/messages/count_tokens', 'POST'],
   ['/v1/models', 'GET'],
+  ['/v1/chat/completions', 'POST'],
   ['/v1/conversations/:id', 'GET, DELETE'],
   ['/chat/stream', 'POST'],
   ['/health', 'GET'],
