@@ -566,6 +566,46 @@ describe('authentication, limits and metrics', () => {
     }
   });
 
+  it('on shutdown a running completion ends with an error chunk (shutdown), and new ones get 503 shutting_down', async () => {
+    const closing = await startTestRelay();
+    const sdk = new OpenAI({ apiKey: 'test-key', baseURL: `${closing.url}/v1`, maxRetries: 0 });
+    let closed: Promise<void> | undefined;
+    try {
+      const running = await sdk.chat.completions.create({
+        model: 'claude-sim',
+        messages: user('a long goodbye [[sim tokens=500 tps=50]]'),
+        stream: true,
+      });
+      const iterator = running[Symbol.asyncIterator]();
+      await iterator.next();
+      closing.registry.beginDrain();
+      const refused = await sdk.chat.completions
+        .create({ model: 'claude-sim', messages: user('too late') })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(refused).toBeInstanceOf(APIError);
+      expect((refused as APIError).status).toBe(503);
+      expect((refused as APIError).code).toBe('shutting_down');
+      expect((refused as APIError).headers?.get('x-should-retry')).toBe('true');
+
+      closed = closing.close();
+      const error = await (async () => {
+        try {
+          for (;;) if ((await iterator.next()).done) return undefined;
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(error).toBeInstanceOf(APIError);
+      expect((error as APIError).type).toBe('stream_cancelled');
+      expect((error as APIError).code).toBe('shutdown');
+    } finally {
+      await (closed ?? closing.close());
+    }
+  });
+
   it('completions are relay streams: /metrics counts them', async () => {
     const ended = async (): Promise<number> => {
       const text = await (await fetch(`${relay.url}/metrics`)).text();

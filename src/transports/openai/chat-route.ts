@@ -74,6 +74,11 @@ async function answerStreamed(
   const event = first.event;
   if (event.type === 'error') return openaiErrorResponse(fromErrorEvent(event));
   if (event.type === 'cancelled') return cancelledErrorResponse(event.reason);
+  if (res.destroyed) {
+    // The client left as the answer was about to open: the waiting cursor was its last reader.
+    first.release();
+    return RESPONSE_ALREADY_SENT;
+  }
   // The SSE cursor replays from the start; only then may the waiting cursor go (the stream aborts
   // when its last subscriber leaves).
   streamToSse(res, stream, 0, {
