@@ -2,14 +2,22 @@
  * Configuration: one zod schema for environment variables (and the CLI flags that override them),
  * producing a frozen Config. Only main.ts reads the environment; everything else is handed a Config.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ConversationLimits } from './core/conversations.js';
 import { describeIssues } from './core/request.js';
 import type { StreamsConfig } from './core/streams.js';
 import type { WsDeps } from './transports/ws.js';
 import type { AttemptDeadlines } from './upstream/attempt.js';
+import {
+  resolveUpstreams,
+  singleUpstream,
+  type UpstreamSpec,
+  upstreamEntrySchema,
+} from './upstream/pool-config.js';
 import type { RetryOptions } from './upstream/retry-policy.js';
 import type { SimulatedUpstreamOptions } from './upstream/simulated/index.js';
+import { upstreamTarget } from './upstream/target.js';
 
 const int = (min = 0) => z.coerce.number().int().min(min);
 
@@ -26,6 +34,21 @@ export const SETTINGS = {
     env: 'ANTHROPIC_BASE_URL',
     default: '',
     help: 'upstream base URL (any Anthropic-compatible API; used without a key when none is set); default https://api.anthropic.com',
+  },
+  upstreams: {
+    env: 'RELAY_UPSTREAMS',
+    default: '',
+    help: 'upstream pool as a JSON list of {name, base_url, api_key | api_key_env, priority, weight, models?, max_concurrent?}; replaces ANTHROPIC_API_KEY/BASE_URL',
+  },
+  upstreamsFile: {
+    env: 'RELAY_UPSTREAMS_FILE',
+    default: '',
+    help: 'a JSON file holding the upstream pool (instead of RELAY_UPSTREAMS)',
+  },
+  upstreamCooldownMs: {
+    env: 'RELAY_UPSTREAM_COOLDOWN_MS',
+    default: '5000',
+    help: 'how long a failing upstream rests (at least its retry-after) before it is tried again',
   },
   defaultModel: {
     env: 'RELAY_DEFAULT_MODEL',
@@ -168,18 +191,20 @@ export type SettingValue = string | number | boolean | readonly unknown[];
 
 /**
  * A list setting: JSON text in its variable (or the list itself from a test), each item checked
- * by `item`, so an error names the item and field at fault (`upstreams.1.base_url`).
+ * by `item`, so an error names the item and field at fault (`upstreams.1.base_url`). Empty text
+ * leaves it unset; a list that is given must hold at least one item.
  */
 export function jsonList<T extends z.ZodType>(item: T) {
   return z.preprocess((value, ctx) => {
     if (typeof value !== 'string') return value;
+    if (value.trim() === '') return undefined;
     try {
       return JSON.parse(value) as unknown;
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `not JSON (${(err as Error).message})`, input: value });
       return z.NEVER;
     }
-  }, z.array(item));
+  }, z.array(item).min(1).optional());
 }
 
 const configSchema = z.strictObject({
@@ -187,6 +212,9 @@ const configSchema = z.strictObject({
   port: int().max(65535),
   anthropicApiKey: z.string(),
   anthropicBaseUrl: z.union([z.literal(''), z.url()]),
+  upstreams: jsonList(upstreamEntrySchema),
+  upstreamsFile: z.string(),
+  upstreamCooldownMs: int(),
   defaultModel: z.string().min(1),
   defaultMaxTokens: int(1),
   firstTokenTimeoutMs: int(),
@@ -221,7 +249,12 @@ const configSchema = z.strictObject({
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 
-export type Config = Readonly<z.infer<typeof configSchema>>;
+export type Config = Readonly<
+  z.infer<typeof configSchema> & {
+    /** The upstreams in use, keys resolved (see upstreamPoolOf); empty = the simulated upstream. */
+    readonly upstreamPool: readonly UpstreamSpec[];
+  }
+>;
 
 /**
  * Builds the Config: defaults, then environment variables, then `overrides` (CLI flags or tests).
@@ -238,17 +271,56 @@ export function loadConfig(
       overrides[name as SettingName] ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : setting.default);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const named = describeIssues(parsed.error).replace(
-      /(^|; )(\w+)((?:\.[\w-]+)*):/g,
-      (_m, sep: string, key: string, rest: string) => {
-        const setting = Object.hasOwn(SETTINGS, key) ? SETTINGS[key as SettingName] : undefined;
-        return `${sep}${key}${rest}${setting ? ` (${setting.env})` : ''}:`;
-      },
-    );
-    throw new Error(`invalid configuration: ${named}`);
+  if (!parsed.success)
+    throw new Error(`invalid configuration: ${nameSettings(describeIssues(parsed.error))}`);
+  return Object.freeze({ ...parsed.data, upstreamPool: upstreamPoolOf(parsed.data, env) });
+}
+
+/** Adds each setting's variable after its name in a problem list (`port (RELAY_PORT): …`). */
+function nameSettings(problems: string, env?: string): string {
+  return problems.replace(/(^|; )(\w+)((?:\.[\w-]+)*):/g, (_m, sep: string, key: string, rest: string) => {
+    const setting = Object.hasOwn(SETTINGS, key) ? SETTINGS[key as SettingName] : undefined;
+    return `${sep}${key}${rest}${setting ? ` (${env ?? setting.env})` : ''}:`;
+  });
+}
+
+/**
+ * The upstream pool: RELAY_UPSTREAMS or RELAY_UPSTREAMS_FILE when given; else ANTHROPIC_API_KEY
+ * (and ANTHROPIC_BASE_URL) make a pool of one called `anthropic`; else none (the relay starts its
+ * simulated upstream).
+ */
+function upstreamPoolOf(
+  config: z.infer<typeof configSchema>,
+  env: Readonly<Record<string, string | undefined>>,
+): UpstreamSpec[] {
+  const fail = (problems: string): never => {
+    throw new Error(`invalid configuration: ${problems}`);
+  };
+  let entries = config.upstreams;
+  let source: string = SETTINGS.upstreams.env;
+  if (config.upstreamsFile !== '') {
+    source = SETTINGS.upstreamsFile.env;
+    if (entries !== undefined) fail(`set ${SETTINGS.upstreams.env} or ${source}, not both`);
+    let text = '';
+    try {
+      text = readFileSync(config.upstreamsFile, 'utf8');
+    } catch (err) {
+      fail(
+        `upstreamsFile (${source}): cannot read ${config.upstreamsFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    const fromFile = z.object({ upstreams: jsonList(upstreamEntrySchema) }).safeParse({ upstreams: text });
+    if (!fromFile.success) fail(nameSettings(describeIssues(fromFile.error), source));
+    else entries = fromFile.data.upstreams ?? fail(`upstreamsFile (${source}): the file lists no upstream`);
   }
-  return Object.freeze(parsed.data);
+  if (entries === undefined) {
+    // A base URL without a key is a keyless compatible API (see target.ts), not the simulator.
+    const target = upstreamTarget(config);
+    return target.kind === 'simulated' ? [] : singleUpstream(target.apiKey, target.baseURL);
+  }
+  const resolved = resolveUpstreams(entries, env);
+  if (!resolved.ok) return fail(nameSettings(resolved.problems.join('; '), source));
+  return resolved.specs;
 }
 
 /** A config for tests: a zero-delay simulated upstream, quick retries, everything else at its default. */

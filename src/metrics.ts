@@ -4,6 +4,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamRegistry } from './core/streams.js';
+import type { UpstreamPool } from './upstream/pool.js';
 
 /** What a transport reports about its connections at scrape time. */
 export interface ConnectionStats {
@@ -108,4 +109,64 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     },
     close: stop,
   };
+}
+
+/**
+ * The upstream pool's metrics, by upstream name (never a URL or key): state, attempts, failures,
+ * attempts in flight (read at scrape time) and the time to first content of each successful
+ * attempt. Returns the unsubscribe.
+ */
+export function observeUpstreamPool(registry: Registry, pool: UpstreamPool): () => void {
+  const STATES = ['healthy', 'cooling', 'disabled'] as const;
+  new Gauge({
+    name: 'relay_upstream_state',
+    help: 'Each upstream state: 1 for the one it is in (healthy, cooling, disabled), else 0.',
+    labelNames: ['upstream', 'state'],
+    registers: [registry],
+    collect() {
+      for (const s of pool.status())
+        for (const state of STATES) this.set({ upstream: s.name, state }, s.state === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'relay_upstream_in_flight',
+    help: 'Upstream attempts in flight (streams before their end, passthrough calls before their headers).',
+    labelNames: ['upstream'],
+    registers: [registry],
+    collect() {
+      for (const s of pool.status()) this.set({ upstream: s.name }, s.inFlight);
+    },
+  });
+  const counted = (
+    name: string,
+    help: string,
+    pick: (s: ReturnType<UpstreamPool['status']>[number]) => number,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['upstream'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of pool.status()) this.inc({ upstream: s.name }, pick(s));
+      },
+    });
+  counted('relay_upstream_attempts_total', 'Attempts sent to each upstream.', (s) => s.attempts);
+  counted(
+    'relay_upstream_failures_total',
+    'Attempts that failed on the upstream side (transient failures, refused keys).',
+    (s) => s.failures,
+  );
+  const latency = new Histogram({
+    name: 'relay_upstream_first_token_seconds',
+    help: 'From an attempt start to its first content (passthrough: to the response headers), per upstream.',
+    labelNames: ['upstream'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  return pool.observe((name, report) => {
+    if (report.kind === 'ok' && report.latencyMs !== undefined)
+      latency.observe({ upstream: name }, report.latencyMs / 1000);
+  });
 }

@@ -24,12 +24,13 @@ import { sleep } from './core/signals.js';
 import { StreamRegistry } from './core/streams.js';
 import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { type Authenticate, authenticateAnonymous } from './transports/authenticate.js';
 import { attachWebSocket } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
+import { UpstreamPool } from './upstream/pool.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
 import { describeTarget, upstreamTarget } from './upstream/target.js';
 
@@ -44,7 +45,7 @@ export interface RelayServer {
   readonly upstream: Upstream;
   /** What GET /ready checks; other parts (Redis, the upstream pool) add their own checks here. */
   readonly readiness: Readiness;
-  /** The upstream in use: its base URL's origin, "simulated" or "injected" (a test's); never a key. */
+  /** The upstreams in use by name ("simulated" offline, "injected" for a test's); never a URL or key. */
   readonly upstreamName: string;
   /**
    * Graceful drain: at once /ready answers 503 and new streams are refused with `shutting_down`
@@ -73,25 +74,39 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   let passthrough: ApiPassthrough | undefined = options.passthrough;
   let adapter: AnthropicUpstream | undefined;
   const target = upstreamTarget(config);
+  let pool: UpstreamPool | undefined;
   if (upstream === undefined) {
-    let apiKey = target.kind === 'api' ? target.apiKey : '';
-    let baseURL = target.kind === 'api' ? target.baseURL : '';
-    if (target.kind === 'simulated') {
+    let upstreams = config.upstreamPool;
+    if (upstreams.length === 0) {
       simulated = await startSimulatedUpstream(simulatorSettings(config));
-      apiKey = 'sim-key';
-      baseURL = simulated.url;
+      upstreams = [{ name: 'simulated', baseUrl: simulated.url, apiKey: 'sim-key', priority: 0, weight: 1 }];
     }
-    passthrough ??= new SdkPassthrough({ apiKey, ...(baseURL === '' ? {} : { baseURL }) });
-    adapter = new AnthropicUpstream({
-      apiKey,
-      ...(baseURL === '' ? {} : { baseURL }),
-      ...upstreamSettings(config),
+    // One pool for streams and passthrough calls alike: an upstream's health is one thing.
+    pool = new UpstreamPool(upstreams, {
+      cooldownMs: config.upstreamCooldownMs,
+      affinityLimit: config.maxConversations,
+      // Names only: an upstream's URL and key never reach a log line.
+      onChange: ({ upstream: name, state, reason, message }) => {
+        const line = { upstream: name, state, reason };
+        if (state === 'healthy' && reason.startsWith('cooldown over')) logger.info(line, message);
+        else logger.warn(line, message);
+      },
     });
+    passthrough ??= new SdkPassthrough({ upstreams, pool });
+    adapter = new AnthropicUpstream({ upstreams, pool, ...upstreamSettings(config) });
     upstream = adapter;
   }
 
-  /** Where generations go, for /ready and the start line: a base URL or "simulated", never a key. */
-  const upstreamName = options.upstream ? 'injected' : describeTarget(target);
+  /**
+   * Where generations go, for the start line: the pool's names when RELAY_UPSTREAMS gives them,
+   * else the one target's base URL origin or "simulated"; never a key.
+   */
+  const listed = config.upstreams !== undefined || config.upstreamsFile !== '';
+  const upstreamName = options.upstream
+    ? 'injected'
+    : listed && pool
+      ? pool.names.join(', ')
+      : describeTarget(target);
 
   const conversations = new Conversations({
     store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
@@ -106,12 +121,15 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   });
   const calls = new PassthroughCalls();
   const metrics = createMetrics(registry);
+  const stopPoolMetrics = pool ? observeUpstreamPool(metrics.registry, pool) : undefined;
   const readiness = new Readiness();
   readiness.add('draining', () =>
     registry.draining ? { ok: false, detail: 'the relay is shutting down' } : { ok: true },
   );
-  // The upstream pool (when it lands) replaces this with the state of its endpoints.
-  readiness.add('upstream', () => ({ ok: true, detail: upstreamName }));
+  const upstreamPool = pool;
+  readiness.add('upstream', () =>
+    upstreamPool ? upstreamPool.readiness() : { ok: true, detail: upstreamName },
+  );
   readiness.add('stream_cap', () => {
     const running = registry.running;
     const detail = `${running} of ${config.maxStreams} streams running`;
@@ -173,6 +191,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       // After the shutdown, so each WebSocket stream's `cancelled` event is sent before its 1001 close.
       await ws.close();
       metrics.close();
+      stopPoolMetrics?.();
       await conversations.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
       // only cut what is left after a second.

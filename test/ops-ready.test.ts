@@ -23,7 +23,7 @@ describe('GET /ready', () => {
       not_ready: [],
       checks: {
         draining: { ok: true },
-        upstream: { ok: true, detail: 'simulated' },
+        upstream: { ok: true, detail: 'simulated healthy' },
         stream_cap: { ok: true },
       },
     });

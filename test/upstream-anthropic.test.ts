@@ -207,7 +207,7 @@ describe('retries before the first content event', () => {
     const r = await run(upstream(), text);
     expect(r.error).toBeUndefined();
     expect(ofType(r.events, 'retry')).toEqual([
-      { type: 'retry', attempt: 1, delay_ms: 40, reason: 'rate_limited (429)' },
+      { type: 'retry', attempt: 1, delay_ms: 40, reason: 'rate_limited (429)', upstream: 'anthropic' },
     ]);
     expect(r.events[0]?.type).toBe('retry');
     expect(textOf(r.events).length).toBeGreaterThan(0);
@@ -228,8 +228,8 @@ describe('retries before the first content event', () => {
     expect(r.error).toBeUndefined();
     // random() = 0.5: half of 5 ms, then half of 10 ms.
     expect(ofType(r.events, 'retry')).toEqual([
-      { type: 'retry', attempt: 1, delay_ms: 2, reason: 'upstream_overloaded (529)' },
-      { type: 'retry', attempt: 2, delay_ms: 5, reason: 'upstream_overloaded (529)' },
+      { type: 'retry', attempt: 1, delay_ms: 2, reason: 'upstream_overloaded (529)', upstream: 'anthropic' },
+      { type: 'retry', attempt: 2, delay_ms: 5, reason: 'upstream_overloaded (529)', upstream: 'anthropic' },
     ]);
     expect(r.events.at(-1)?.type).toBe('done');
     expect(recordsFor(tag)).toHaveLength(3);
@@ -425,7 +425,13 @@ describe('deadlines', () => {
     const r = await run(upstream({ firstTokenTimeoutMs: 100, retry: { maxAttempts: 2 } }), text);
     expect(relayError(r).code).toBe('upstream_timeout');
     expect(ofType(r.events, 'retry')).toEqual([
-      { type: 'retry', attempt: 1, delay_ms: 2, reason: 'upstream_timeout (first-token timeout)' },
+      {
+        type: 'retry',
+        attempt: 1,
+        delay_ms: 2,
+        reason: 'upstream_timeout (first-token timeout)',
+        upstream: 'anthropic',
+      },
     ]);
     expect(recordsFor(tag)).toHaveLength(2);
   });

@@ -61,6 +61,8 @@ export interface RetryEvent {
   attempt: number;
   delay_ms: number;
   reason: string;
+  /** The upstream (by its configured name) the next attempt goes to. */
+  upstream?: string;
 }
 export interface DoneEvent {
   type: 'done';

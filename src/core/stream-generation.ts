@@ -156,7 +156,9 @@ export class StreamGeneration {
   private async pump(upstream: Upstream): Promise<void> {
     const signal = this.controller.signal;
     try {
-      for await (const event of upstream.stream(this.upstreamRequest, signal)) {
+      const conversation = this.request.conversation_id;
+      const hints = conversation === undefined ? {} : { affinity: conversation };
+      for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
         if (this.log.ended) break;
         switch (event.type) {
           case 'usage':

@@ -22,6 +22,12 @@ export interface UpstreamDone {
  */
 export type UpstreamEvent = ContentEvent | RetryEvent | UpstreamDone | UsageUpdate;
 
+/** What an upstream may use to route a request, besides the request itself. */
+export interface UpstreamHints {
+  /** Keeps a conversation's turns on one upstream (its prompt cache lives there). */
+  readonly affinity?: string;
+}
+
 export interface Upstream {
-  stream(req: UpstreamRequest, signal: AbortSignal): AsyncIterable<UpstreamEvent>;
+  stream(req: UpstreamRequest, signal: AbortSignal, hints?: UpstreamHints): AsyncIterable<UpstreamEvent>;
 }

@@ -18,29 +18,34 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { UpstreamRequest } from '../core/request.js';
 import { sleep } from '../core/signals.js';
-import type { Upstream, UpstreamEvent } from '../core/upstream.js';
-import { type AttemptTarget, runAttempt } from './attempt.js';
+import type { Upstream, UpstreamEvent, UpstreamHints } from '../core/upstream.js';
+import { type AttemptDeadlines, type AttemptProgress, type AttemptTarget, runAttempt } from './attempt.js';
 import { createNodeFetch, type NodeFetch } from './node-fetch.js';
-import { decideRetry, type RetryOptions } from './retry-policy.js';
+import { type AttemptReport, type Choice, disables, UpstreamPool } from './pool.js';
+import { singleUpstream, type UpstreamSpec } from './pool-config.js';
+import { type AttemptFailure, decideRetry, type RetryOptions } from './retry-policy.js';
 import { sdkCredentials } from './target.js';
 
-export interface AnthropicUpstreamOptions {
-  /** The upstream key; '' sends no credential (a keyless compatible API, see target.ts). */
-  readonly apiKey: string;
+export interface AnthropicUpstreamOptions extends AttemptDeadlines {
+  /** The upstreams to route across (see pool.ts). */
+  readonly upstreams?: readonly UpstreamSpec[];
+  /** Their health, shared with the passthrough; default a new pool over `upstreams`. */
+  readonly pool?: UpstreamPool;
+  /** Without `upstreams`: one key (and base URL), a pool of one called `anthropic`. */
+  readonly apiKey?: string;
   readonly baseURL?: string;
-  /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
-  readonly firstTokenTimeoutMs: number;
-  /** No upstream event for this long once streaming → upstream_timeout. 0 = none. */
-  readonly idleTimeoutMs: number;
+  /** Cooldown of a new pool; default 5 s. */
+  readonly cooldownMs?: number;
   readonly retry: RetryOptions;
   /** Jitter source, for tests; default Math.random. */
   readonly random?: () => number;
 }
 
 export class AnthropicUpstream implements Upstream {
-  readonly client: Anthropic;
+  readonly pool: UpstreamPool;
   private readonly options: AnthropicUpstreamOptions;
-  private readonly target: AttemptTarget;
+  private readonly targets = new Map<string, AttemptTarget>();
+  private readonly deadlines: AttemptDeadlines;
   private readonly random: () => number;
   private readonly http: NodeFetch;
 
@@ -48,14 +53,24 @@ export class AnthropicUpstream implements Upstream {
     this.options = options;
     this.random = options.random ?? Math.random;
     this.http = createNodeFetch();
-    // The relay owns retries (it must not retry after content was sent), so the SDK never retries.
-    this.client = new Anthropic({
-      ...sdkCredentials(options.apiKey),
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: 0,
-      fetch: this.http.fetch,
-    });
-    this.target = { client: this.client, secrets: [options.apiKey] };
+    this.deadlines = {
+      firstTokenTimeoutMs: options.firstTokenTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+    };
+    const specs = options.upstreams ?? singleUpstream(options.apiKey ?? '', options.baseURL);
+    this.pool = options.pool ?? new UpstreamPool(specs, { cooldownMs: options.cooldownMs ?? 5000 });
+    // Every key is scrubbed from every upstream message, whichever upstream sent it.
+    const secrets = specs.map((s) => s.apiKey);
+    for (const spec of specs) {
+      // The relay owns retries (it must not retry after content was sent), so the SDK never retries.
+      const client = new Anthropic({
+        ...sdkCredentials(spec.apiKey),
+        baseURL: spec.baseUrl,
+        maxRetries: 0,
+        fetch: this.http.fetch,
+      });
+      this.targets.set(spec.name, { client, secrets });
+    }
   }
 
   /** Closes the pooled upstream connections. */
@@ -65,33 +80,85 @@ export class AnthropicUpstream implements Upstream {
 
   /**
    * Yields content, usage and `done` events; before any content, a `retry` event precedes each new
-   * attempt (`attempt` = the number of the attempt that failed, so retries count from 1). Throws a
-   * RelayError on failure; returns quietly when `signal` aborts.
+   * attempt (`attempt` = the number of the attempt that failed, so retries count from 1; `upstream`
+   * = where the next one goes). Throws a RelayError on failure; returns quietly when `signal` aborts.
    */
-  async *stream(req: UpstreamRequest, signal: AbortSignal): AsyncGenerator<UpstreamEvent, void, undefined> {
+  async *stream(
+    req: UpstreamRequest,
+    signal: AbortSignal,
+    hints: UpstreamHints = {},
+  ): AsyncGenerator<UpstreamEvent, void, undefined> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
     const body = { ...req, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
     const startedAt = performance.now();
-    const deadlines = {
-      firstTokenTimeoutMs: this.options.firstTokenTimeoutMs,
-      idleTimeoutMs: this.options.idleTimeoutMs,
-    };
+    const tried = new Set<string>();
+    const route = { tried, ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }) };
+    let choice: Choice = this.pool.choose(req.model, route);
     for (let attempt = 1; ; attempt++) {
-      const outcome = yield* runAttempt(this.target, body, deadlines, signal);
-      if (outcome.kind !== 'failed') return;
-      const failed = outcome.failure;
-      // After content a retry would repeat output the client already has: the failure is terminal.
-      if (outcome.contentSent) throw failed.error;
+      let failed: AttemptFailure;
+      if (choice.ok) {
+        const name = choice.name;
+        tried.add(name);
+        const lease = this.pool.begin(name);
+        const progress: AttemptProgress = { firstContentAt: undefined };
+        const attemptStart = performance.now();
+        // Health is reported however the attempt ends, a consumer that stops early included.
+        let report: AttemptReport = { kind: 'neutral' };
+        try {
+          const outcome = yield* runAttempt(this.targetOf(name), body, this.deadlines, signal, progress);
+          const content = progress.firstContentAt !== undefined;
+          if (content || outcome.kind === 'done') {
+            const at = progress.firstContentAt;
+            report = { kind: 'ok', ...(at === undefined ? {} : { latencyMs: at - attemptStart }) };
+            if (hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
+          }
+          if (outcome.kind !== 'failed') return;
+          failed = outcome.failure;
+          report = { kind: 'failed', failure: failed };
+          // After content a retry would repeat output the client already has: the failure is terminal.
+          if (outcome.contentSent) throw failed.error;
+        } finally {
+          lease.end(report);
+        }
+      } else {
+        if (!choice.failure.retry) throw choice.failure.error;
+        failed = choice.failure;
+      }
+      const from = choice.ok ? choice.name : undefined;
+      choice = this.pool.choose(req.model, route);
+      // Nowhere left to go (every upstream disabled): the failure that got us here is the answer.
+      if (!choice.ok && !choice.failure.retry) throw failed.error;
+      const failover = choice.ok && !tried.has(choice.name);
+      // A refused key disables its upstream; the stream moves on like after a 529 (unless that
+      // upstream was the last one, which the pool keeps: then the refusal is the answer).
+      const moves = choice.ok && from !== undefined && choice.name !== from;
+      const failure = moves && disables(failed) ? { ...failed, retry: true } : failed;
       const decision = decideRetry(
-        failed,
+        failure,
         attempt,
         performance.now() - startedAt,
         this.options.retry,
         this.random,
+        failover,
       );
       if (decision.kind === 'fail') throw decision.error;
-      yield { type: 'retry', attempt, delay_ms: decision.delayMs, reason: failed.reason };
+      yield {
+        type: 'retry',
+        attempt,
+        delay_ms: decision.delayMs,
+        reason: failed.reason,
+        ...(choice.ok ? { upstream: choice.name } : {}),
+      };
       if (!(await sleep(decision.delayMs, signal))) return;
+      // Waiting for capacity: ask again now that the wait is over.
+      if (!choice.ok) choice = this.pool.choose(req.model, route);
     }
+  }
+
+  private targetOf(name: string): AttemptTarget {
+    const target = this.targets.get(name);
+    if (target === undefined)
+      throw new RangeError(`the pool chose "${name}", which this adapter does not know`);
+    return target;
   }
 }

@@ -41,6 +41,12 @@ export interface AttemptTarget {
   readonly secrets: readonly string[];
 }
 
+/** What an attempt has done so far, readable even when its consumer stopped it early. */
+export interface AttemptProgress {
+  /** performance.now() of the first content event, once there was one. */
+  firstContentAt: number | undefined;
+}
+
 /** How an attempt ended. */
 export type AttemptOutcome =
   | { readonly kind: 'done' }
@@ -61,6 +67,7 @@ export async function* runAttempt(
   body: Anthropic.MessageCreateParamsStreaming,
   deadlines: AttemptDeadlines,
   signal: AbortSignal,
+  progress?: AttemptProgress,
 ): AsyncGenerator<UpstreamEvent, AttemptOutcome, undefined> {
   // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
   // stream's own signal.
@@ -119,6 +126,7 @@ export async function* runAttempt(
         if (!contentSent && event.type !== 'usage') {
           contentSent = true;
           firstToken.clear();
+          if (progress !== undefined) progress.firstContentAt = performance.now();
         }
         yield event;
       }

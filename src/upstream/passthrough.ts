@@ -6,33 +6,94 @@
  * The SDK throws on an error status; its APIError still carries the status, the headers and the
  * parsed JSON body, from which the same answer is rebuilt. The SDK never retries here: the client's
  * own SDK does, through the relay, guided by the `retry-after` and `x-should-retry` it passes on.
+ *
+ * Calls are routed by the upstream pool like the relay's own streams. Until the response's
+ * headers are handed to the transport (nothing has reached the client yet) a transient failure or
+ * a refused key moves the call to another upstream, each upstream at most once, without waiting:
+ * the client's SDK owns backoff. When every upstream failed, the last answer is the client's.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
 import { RelayError } from '../core/errors.js';
+import { disables, UpstreamPool } from './pool.js';
+import { singleUpstream, type UpstreamSpec } from './pool-config.js';
+import { classifyFailure } from './retry-policy.js';
 import { sdkCredentials } from './target.js';
 
 export interface SdkPassthroughOptions {
-  /** The upstream key; '' sends no credential (a keyless compatible API, see target.ts). */
-  readonly apiKey: string;
+  /** The upstreams to route across; without them, `apiKey` (and `baseURL`) make a pool of one. */
+  readonly upstreams?: readonly UpstreamSpec[];
+  /** Their health, shared with the stream adapter; default a new pool over `upstreams`. */
+  readonly pool?: UpstreamPool;
+  readonly apiKey?: string;
   readonly baseURL?: string;
   /** Deadline for the upstream's response headers (the SDK's `timeout`); the body has none. */
   readonly timeoutMs?: number;
 }
 
 export class SdkPassthrough implements ApiPassthrough {
-  private readonly client: Anthropic;
+  readonly pool: UpstreamPool;
+  private readonly clients = new Map<string, Anthropic>();
+  private readonly secrets: readonly string[];
 
   constructor(options: SdkPassthroughOptions) {
-    this.client = new Anthropic({
-      ...sdkCredentials(options.apiKey),
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: 0,
-      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-    });
+    const specs = options.upstreams ?? singleUpstream(options.apiKey ?? '', options.baseURL);
+    this.pool = options.pool ?? new UpstreamPool(specs, { cooldownMs: 5000 });
+    this.secrets = specs.map((s) => s.apiKey);
+    for (const spec of specs) {
+      this.clients.set(
+        spec.name,
+        new Anthropic({
+          ...sdkCredentials(spec.apiKey),
+          baseURL: spec.baseUrl,
+          maxRetries: 0,
+          ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+        }),
+      );
+    }
   }
 
   async send(call: ApiCall, signal: AbortSignal): Promise<Response> {
+    const model = typeof call.body?.model === 'string' ? call.body.model : undefined;
+    const tried = new Set<string>();
+    let last: Response | RelayError | undefined;
+    for (;;) {
+      const choice = this.pool.choose(model, { tried });
+      if (!choice.ok || tried.has(choice.name)) {
+        if (last instanceof Response) return last;
+        throw (
+          last ??
+          (choice.ok ? new RelayError('upstream_error', 'no upstream answered') : choice.failure.error)
+        );
+      }
+      const name = choice.name;
+      tried.add(name);
+      const lease = this.pool.begin(name);
+      const startedAt = performance.now();
+      try {
+        const response = await this.request(name, call, signal);
+        lease.end({ kind: 'ok', latencyMs: performance.now() - startedAt });
+        return response;
+      } catch (err) {
+        if (signal.aborted) {
+          lease.end({ kind: 'neutral' });
+          throw new RelayError('upstream_error', 'the request was aborted', { cause: err });
+        }
+        const failure = classifyFailure(err, this.secrets);
+        lease.end({ kind: 'failed', failure });
+        last = toResponseOrRelayError(err);
+        if (!failure.retry && !disables(failure)) {
+          if (last instanceof Response) return last;
+          throw last;
+        }
+      }
+    }
+  }
+
+  private request(name: string, call: ApiCall, signal: AbortSignal): Promise<Response> {
+    const client = this.clients.get(name);
+    if (client === undefined)
+      throw new RangeError(`the pool chose "${name}", which this passthrough does not know`);
     const options = {
       query: call.query,
       headers: call.headers,
@@ -41,15 +102,8 @@ export class SdkPassthrough implements ApiPassthrough {
       maxRetries: 0,
       ...(call.body === undefined ? {} : { body: call.body }),
     };
-    const request =
-      call.method === 'GET' ? this.client.get(call.path, options) : this.client.post(call.path, options);
-    try {
-      return await request.asResponse();
-    } catch (err) {
-      const answer = toResponseOrRelayError(err);
-      if (answer instanceof Response) return answer;
-      throw answer;
-    }
+    const request = call.method === 'GET' ? client.get(call.path, options) : client.post(call.path, options);
+    return request.asResponse();
   }
 }
 

@@ -50,6 +50,8 @@ export type RetryDecision =
  * Decides what to do after attempt number `attempt` failed, `elapsedMs` after the stream began.
  * Honours the upstream's retry-after hint; otherwise backs off exponentially with full jitter.
  * A retry whose wait does not fit in the remaining budget is not made: the stream fails at once.
+ * `failover`: the next attempt goes to another upstream, which has not asked anyone to wait, so
+ * it starts at once (while any budget is left).
  */
 export function decideRetry(
   failure: AttemptFailure,
@@ -57,12 +59,24 @@ export function decideRetry(
   elapsedMs: number,
   options: RetryOptions,
   random: () => number = Math.random,
+  failover = false,
 ): RetryDecision {
   if (!failure.retry) return { kind: 'fail', error: failure.error };
   if (attempt >= options.maxAttempts) {
     return { kind: 'fail', error: gaveUp(failure.error, `gave up after ${attempt} attempt(s)`) };
   }
   const remaining = options.budgetMs - elapsedMs;
+  if (failover) {
+    return remaining > 0
+      ? { kind: 'retry', delayMs: 0 }
+      : {
+          kind: 'fail',
+          error: gaveUp(
+            failure.error,
+            `the retry budget of ${options.budgetMs} ms is spent (${attempt} attempt(s))`,
+          ),
+        };
+  }
   const hinted = failure.error.retryAfterMs;
   const delayMs = hinted ?? backoffDelay(attempt, options.baseDelayMs, options.maxDelayMs, random);
   if (delayMs > remaining) {

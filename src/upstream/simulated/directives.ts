@@ -8,7 +8,10 @@
  * - a suffix on the **model** string: `claude-sim#key=value,key=value` (pairs separated by commas;
  *   the full string, suffix included, is echoed back as `model`).
  *
- * Both may be combined; the prompt wins on conflicts. Directive blocks are removed from the
+ * Both may be combined; the prompt wins on conflicts. A server may also be started with faults of
+ * its own (`faults: 'status=529'`, same grammar as a prompt block's pairs): they apply to every
+ * request it serves, below the model's and the prompt's, so one of several simulated upstreams
+ * can fail while the others serve. Directive blocks are removed from the
  * prompt before the reply is generated. An unknown key or a bad value is a
  * `400 invalid_request_error` naming it, so a typo is loud.
  *
@@ -187,6 +190,15 @@ const PARSERS: Readonly<Record<string, ValueParser>> = {
 /** Every key the grammar knows, for help texts. */
 export const DIRECTIVE_KEYS: readonly string[] = Object.keys(PARSERS);
 
+function splitPairs(text: string): string[] {
+  return text.split(/\s+/).filter((p) => p.length > 0);
+}
+
+/** Checks a server's own faults (see parseDirectives); returns the problem, if any. */
+export function checkServerFaults(text: string): string | undefined {
+  return applyPairs(splitPairs(text), 'server faults', {});
+}
+
 const BLOCK = /\[\[sim(?:\s+([^\]]*))?\]\]/g;
 
 function applyPairs(pairs: readonly string[], where: string, into: Mutable<Directives>): string | undefined {
@@ -209,8 +221,10 @@ function applyPairs(pairs: readonly string[], where: string, into: Mutable<Direc
  * Reads the directives of a request from its model string and the text of its last user
  * message. The model's directives are applied first so that the prompt's win.
  */
-export function parseDirectives(model: string, prompt: string): DirectiveResult {
+export function parseDirectives(model: string, prompt: string, serverFaults = ''): DirectiveResult {
   const into: Mutable<Directives> = {};
+  const own = applyPairs(splitPairs(serverFaults), 'server faults', into);
+  if (own !== undefined) return { ok: false, message: own };
   const hash = model.indexOf('#');
   if (hash >= 0) {
     const pairs = model

@@ -29,6 +29,8 @@ export interface MessagesContext {
   readonly attempts: AttemptCounter;
   /** The models requests may name (the catalogue and any extra ones). */
   readonly models: readonly ModelInfo[];
+  /** The server's own faults, applied to every request (see directives.ts); changeable at run time. */
+  readonly faults: { text: string };
 }
 
 export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promise<void> {
@@ -46,7 +48,7 @@ export async function handleMessages(ex: Exchange, ctx: MessagesContext): Promis
   });
   if (!isKnownModel(body.model, ctx.models)) return sendUnknownModel(ex, body.model);
 
-  const parsedDirectives = parseDirectives(body.model, prompt);
+  const parsedDirectives = parseDirectives(body.model, prompt, ctx.faults.text);
   if (!parsedDirectives.ok) return sendError(ex, 400, parsedDirectives.message);
   const d = parsedDirectives.directives;
 

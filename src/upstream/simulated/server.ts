@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AttemptCounter } from './attempts.js';
+import { checkServerFaults } from './directives.js';
 import { type Exchange, sendError } from './exchange.js';
 import { defaultFixturesDir } from './fixtures.js';
 import { handleIntrospection, isIntrospectionPath } from './introspection.js';
@@ -41,6 +42,11 @@ export interface SimulatedUpstreamOptions {
   models?: readonly string[];
   /** Keep whole request bodies in the records (tests that read them; `records.keepBodies()` too). Default false. */
   keepBodies?: boolean;
+  /**
+   * Faults for every request this server serves, in the directive grammar (`status=529`,
+   * `status=401`, `ttft=5000` …); a request's own directives win. Default none.
+   */
+  faults?: string;
   /** One line per finished request (and internal errors). */
   log?: (line: string) => void;
 }
@@ -51,6 +57,8 @@ export interface SimulatedUpstream {
   readonly port: number;
   /** In-process introspection of the requests served. */
   readonly records: RequestRecords;
+  /** Replaces the server's own faults (see `faults`); '' = none. Throws on a bad directive. */
+  setFaults(text: string): void;
   /** Closes the server, destroys open sockets and clears all timers. Idempotent. */
   close(): Promise<void>;
 }
@@ -74,14 +82,22 @@ function resolveConfig(opts: SimulatedUpstreamOptions): SimConfig {
   };
 }
 
+function checkedFaults(text: string): string {
+  const problem = checkServerFaults(text);
+  if (problem !== undefined) throw new RangeError(problem);
+  return text;
+}
+
 /** Starts the simulator and resolves once it listens. */
 export async function startSimulatedUpstream(
   opts: SimulatedUpstreamOptions = {},
 ): Promise<SimulatedUpstream> {
+  const faults = { text: checkedFaults(opts.faults ?? '') };
   const ctx = {
     config: resolveConfig(opts),
     attempts: new AttemptCounter(),
     models: catalogue(opts.models),
+    faults,
   };
   const log = opts.log ?? (() => {});
   const records = new RecordStore();
@@ -162,6 +178,9 @@ export async function startSimulatedUpstream(
     url: `http://${urlHost}:${port}`,
     port,
     records,
+    setFaults(text) {
+      faults.text = checkedFaults(text);
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing = true;
