@@ -198,6 +198,51 @@ describe('failover before content', () => {
     });
   });
 
+  test('a first-token timeout and a refused connection fail over too', async () => {
+    sims.a.setFaults('header_delay=20000');
+    const { relay } = await startPoolRelay([{ name: 'a' }, { name: 'b', priority: 1 }], {
+      firstTokenTimeoutMs: 200,
+    });
+    const tag = tagged();
+    const slow = await stream(relay, `${tag} slow`);
+    expect(types(slow.events).at(-1)).toBe('done');
+    expect(retries(slow.events)).toEqual([
+      expect.objectContaining({
+        reason: 'upstream_timeout (first-token timeout)',
+        upstream: 'b',
+        delay_ms: 0,
+      }),
+    ]);
+    expect(served(tag)).toEqual({ a: 1, b: 1, c: 0 });
+
+    // A port nobody listens on: the connection is refused.
+    const closed = await startSimulatedUpstream({ firstTokenMs: 0, tokensPerSecond: 0 });
+    const deadUrl = closed.url;
+    await closed.close();
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    });
+    const config = testConfig({
+      host: '127.0.0.1',
+      port: 0,
+      upstreams: [
+        { name: 'gone', base_url: deadUrl, api_key: KEYS.a },
+        { name: 'b', base_url: sims.b.url, api_key: KEYS.b, priority: 1 },
+      ],
+    });
+    const relay2 = await startRelay(config, { logger: pino({ level: 'debug', base: null }, sink) });
+    relays.push({ relay: relay2, logs });
+    const refused = await stream(relay2, `${tag} refused`);
+    expect(types(refused.events).at(-1)).toBe('done');
+    expect(retries(refused.events)).toEqual([
+      expect.objectContaining({ reason: 'upstream_error (connection error)', upstream: 'b', delay_ms: 0 }),
+    ]);
+  });
+
   test('after content a failure ends the stream as before: no failover', async () => {
     const { relay } = await startPoolRelay([{ name: 'a' }, { name: 'b', priority: 1 }]);
     const tag = tagged();
