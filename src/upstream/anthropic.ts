@@ -102,23 +102,20 @@ export class AnthropicUpstream implements Upstream {
         const lease = this.pool.begin(name);
         const progress: AttemptProgress = { firstContentAt: undefined };
         const attemptStart = performance.now();
-        // Health is reported however the attempt ends, a consumer that stops early included.
-        let report: AttemptReport = { kind: 'neutral' };
+        let attemptFailure: AttemptFailure | undefined;
+        let finished = false;
         try {
           const outcome = yield* runAttempt(this.targetOf(name), body, this.deadlines, signal, progress);
-          const content = progress.firstContentAt !== undefined;
-          if (content || outcome.kind === 'done') {
-            const at = progress.firstContentAt;
-            report = { kind: 'ok', ...(at === undefined ? {} : { latencyMs: at - attemptStart }) };
-            if (hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
-          }
+          finished = outcome.kind === 'done';
           if (outcome.kind !== 'failed') return;
-          failed = outcome.failure;
-          report = { kind: 'failed', failure: failed };
+          failed = attemptFailure = outcome.failure;
           // After content a retry would repeat output the client already has: the failure is terminal.
           if (outcome.contentSent) throw failed.error;
         } finally {
-          lease.end(report);
+          // However the attempt ended, a consumer that stopped it early included.
+          const at = progress.firstContentAt;
+          if (at !== undefined && hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
+          lease.end(reportOf(attemptFailure, finished, at === undefined ? undefined : at - attemptStart));
         }
       } else {
         if (!choice.failure.retry) throw choice.failure.error;
@@ -161,4 +158,15 @@ export class AnthropicUpstream implements Upstream {
       throw new RangeError(`the pool chose "${name}", which this adapter does not know`);
     return target;
   }
+}
+
+/** An attempt's ending as the pool's health sees it. */
+function reportOf(
+  failure: AttemptFailure | undefined,
+  finished: boolean,
+  latencyMs: number | undefined,
+): AttemptReport {
+  if (failure !== undefined) return { kind: 'failed', failure };
+  if (latencyMs !== undefined) return { kind: 'ok', latencyMs };
+  return finished ? { kind: 'ok' } : { kind: 'neutral' };
 }
