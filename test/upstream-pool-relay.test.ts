@@ -299,17 +299,20 @@ describe('routing', () => {
 
   test('a model is sent only to the upstreams serving it', async () => {
     const { relay } = await startPoolRelay([
-      { name: 'a', models: ['claude-sim-a'] },
-      { name: 'b', models: ['claude-sim-b'] },
+      { name: 'a', models: ['claude-sonnet-5-5'] },
+      { name: 'b', models: ['claude-haiku-4-5'] },
     ]);
     const tag = tagged();
-    await streams(relay, 6, 3, (i) => `${tag} ${i}`);
-    const { events } = await stream(relay, `${tag} b`, { model: 'claude-sim-b' });
+    // No model: the relay's default (claude-sonnet-5-5), which only a serves.
+    const results = await streams(relay, 6, 3, (i) => `${tag} ${i}`);
+    expect(results.every(({ events }) => types(events).at(-1) === 'done')).toBe(true);
+    const { events } = await stream(relay, `${tag} b`, { model: 'claude-haiku-4-5' });
     expect(types(events).at(-1)).toBe('done');
-    const none = await stream(relay, `${tag} none`, { model: 'claude-sim-z' });
+    expect(served(tag)).toEqual({ a: 6, b: 1, c: 0 });
+    const none = await stream(relay, `${tag} none`, { model: 'claude-opus-4-1' });
     expect(none.events.at(-1)).toMatchObject({ type: 'error', code: 'invalid_request' });
-    expect(String(none.events.at(-1)?.message)).toContain('claude-sim-z');
-    expect(served(tag).b).toBe(1);
+    expect(String(none.events.at(-1)?.message)).toContain('claude-opus-4-1');
+    expect(served(tag)).toEqual({ a: 6, b: 1, c: 0 });
   });
 
   test('a conversation stays on the upstream of its previous turn', async () => {
