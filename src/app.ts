@@ -22,7 +22,7 @@ import { registerOpenAIErrorShape, registerOpenAIRoutes } from './transports/ope
 import { registerOpsRoutes } from './transports/ops.js';
 import type { RelayApp, RelayEnv } from './transports/relay-env.js';
 import { registerSseRoutes } from './transports/sse.js';
-import { registerWebRoutes } from './web/routes.js';
+import { type PageInfo, registerWebRoutes } from './web/routes.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -37,6 +37,8 @@ export interface AppDeps {
   readonly authenticate?: Authenticate;
   /** `/v1/messages` calls in flight (the drain refuses, awaits and ends them). */
   readonly calls?: PassthroughCalls;
+  /** What the demo page shows about the upstream (`GET /web/info.json`; absent: 404). */
+  readonly pageInfo?: PageInfo;
 }
 
 export type { RelayApp } from './transports/relay-env.js';
@@ -69,7 +71,7 @@ export function createApp(deps: AppDeps): RelayApp {
     metrics: deps.metrics,
     metricsToken: deps.config.metricsToken,
   });
-  registerWebRoutes(app);
+  registerWebRoutes(app, deps.pageInfo ? { info: deps.pageInfo } : {});
   registerMethodGuards(app);
 
   app.notFound(notFound);

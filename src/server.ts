@@ -146,6 +146,11 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     metrics,
     readiness,
     calls,
+    pageInfo: {
+      upstream: upstreamName,
+      simulated: simulated !== undefined,
+      defaultModel: config.defaultModel,
+    },
     ...(passthrough ? { passthrough } : {}),
   });
   const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;

@@ -175,7 +175,8 @@ describe.skipIf(CHROMIUM === undefined)('the demo page in Chromium', { timeout: 
     });
 
     it('drop connection resumes with exactly the full text: no gap, no duplicate', async () => {
-      const prompt = `Keep talking ${PACED}`;
+      // As long as PACED (~2 s) but fewer tokens, so the resume gap stays among the 150 bars shown.
+      const prompt = 'Keep talking [[sim tokens=120 tps=60]]';
       const expectedP = reference({ message: prompt });
       const page = await openPage();
       const turn = await send(page, transport, prompt);
@@ -192,6 +193,15 @@ describe.skipIf(CHROMIUM === undefined)('the demo page in Chromium', { timeout: 
       expect(await line.getAttribute('data-duplicates')).toBe('0');
       expect(await text(view, 'resume-line')).toMatch(/resumed at seq \d+ .* · 0 gaps · 0 duplicates/);
       expect(await text(view, 'stat-events')).toBe(String(expected.events));
+      // The gap that spans the reconnect is marked, kept out of the median, and the scale follows
+      // the median (at most four of them), not that one long gap.
+      const chart = view.locator('[data-testid="gap-chart"]');
+      expect(await chart.getAttribute('data-resume-gaps')).toBe('1');
+      expect(await chart.locator('rect.resume').count()).toBe(1);
+      expect(await chart.locator('figcaption').textContent()).toMatch(/resume gap \d+ ms \(marked\)/);
+      const scale = Number(await chart.getAttribute('data-scale-ms'));
+      const median = Number(await chart.getAttribute('data-median-ms'));
+      expect(scale).toBeLessThanOrEqual(Math.max(1, 4 * median) + 0.001);
     });
 
     it('an upstream failure shows the error, never a silent stall', async () => {
@@ -313,6 +323,27 @@ describe.skipIf(CHROMIUM === undefined)('the demo page in Chromium', { timeout: 
     await page.click('[data-testid="new-chat"]');
     expect(await page.locator('[data-testid="turn"]').count()).toBe(0);
     expect(await page.locator('[data-testid="transcript"]').getAttribute('data-conversation-id')).toBeNull();
+  });
+
+  it('says the upstream is simulated and which model is in use, from /v1/models', async () => {
+    const page = await openPage();
+    const info = page.locator('[data-testid="upstream-info"]');
+    expect(await info.getAttribute('data-simulated')).toBe('true');
+    expect(await info.textContent()).toMatch(
+      /^upstream: simulated .* · model: claude-sonnet-5-5 — Claude Sonnet 5\.5 \(relay default\)$/,
+    );
+    const suggested = await page
+      .locator('[data-testid="model-suggestions"] option')
+      .evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(suggested).toContain('claude-sonnet-5-5');
+    expect(suggested).toContain('claude-sim');
+    await page.fill('[data-testid="model"]', 'claude-haiku-4-5-20251001');
+    expect(await info.textContent()).toContain('model: claude-haiku-4-5-20251001 — Claude Haiku 4.5 (typed)');
+    await page.fill('[data-testid="model"]', 'claude-nope');
+    expect(await info.getAttribute('data-listed')).toBe('false');
+    expect(await info.textContent()).toContain(
+      "model: claude-nope (typed; not in the upstream's /v1/models)",
+    );
   });
 
   it('an empty prompt asks for one instead of sending', async () => {

@@ -7,6 +7,7 @@ import { createStreamView } from './stream-view.js';
 import * as eventsource from './transport-eventsource.js';
 import * as sse from './transport-sse.js';
 import * as ws from './transport-ws.js';
+import { showUpstreamInfo } from './upstream-info.js';
 
 /** @type {Record<string, { label: string, start: typeof sse.start }>} */
 const TRANSPORTS = { sse, eventsource, ws };
@@ -201,4 +202,11 @@ for (const chip of document.querySelectorAll('button.chip')) {
 
 setRunning(false);
 showConversation();
-document.body.dataset.ready = 'true';
+// Ready once the upstream line is filled (or says what it could not read), so tests see it settled.
+showUpstreamInfo({
+  line: byId('upstream-info'),
+  model,
+  suggestions: /** @type {HTMLDataListElement} */ (byId('models')),
+}).finally(() => {
+  document.body.dataset.ready = 'true';
+});

@@ -1,9 +1,11 @@
 /**
  * Race mode: the same request through fetch + SSE and WebSocket at the same moment, two panes
- * side by side, then a verdict (who had the first token, who finished first, same text or not).
+ * side by side, then a verdict (who had the first token, who finished first, or a tie inside the
+ * measurement's noise; same text or not).
  */
 
-import { formatMs, summarize } from './stream-stats.js';
+import { lead } from './race-verdict.js';
+import { summarize } from './stream-stats.js';
 import { createStreamView } from './stream-view.js';
 import * as sse from './transport-sse.js';
 import * as ws from './transport-ws.js';
@@ -12,19 +14,6 @@ const CONTENDERS = [
   { transport: sse, testid: 'pane-sse' },
   { transport: ws, testid: 'pane-ws' },
 ];
-
-/**
- * @param {{ label: string, ms: number | undefined }[]} entries
- * @param {string} what
- */
-function lead(entries, what) {
-  const known = entries.filter((e) => e.ms !== undefined);
-  if (known.length < 2) return `${what}: —`;
-  known.sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
-  const [first, second] = known;
-  const by = (second.ms ?? 0) - (first.ms ?? 0);
-  return by < 0.05 ? `${what}: a tie` : `${what}: ${first.label} by ${formatMs(by)}`;
-}
 
 /**
  * @param {Record<string, unknown>} request
@@ -58,15 +47,19 @@ export function startRace(request, parent) {
     const same = results.every((r) => r.text === results[0].text);
     const allDone = results.every((r) => r.state === 'done');
     verdict.dataset.same = String(same);
+    const first = lead(
+      entries.map((e) => ({ label: e.label, ms: e.s.ttftMs })),
+      'first token',
+    );
+    const finished = lead(
+      entries.map((e) => ({ label: e.label, ms: allDone ? e.s.totalMs : undefined })),
+      'finished',
+    );
+    verdict.dataset.firstTokenTie = String(first.tie);
+    verdict.dataset.finishedTie = String(finished.tie);
     verdict.textContent = [
-      lead(
-        entries.map((e) => ({ label: e.label, ms: e.s.ttftMs })),
-        'first token',
-      ),
-      lead(
-        entries.map((e) => ({ label: e.label, ms: allDone ? e.s.totalMs : undefined })),
-        'finished',
-      ),
+      first.text,
+      finished.text,
       same ? '✓ same text on both' : '✕ the texts differ',
     ].join(' · ');
     return results;

@@ -1,5 +1,6 @@
 /**
- * The demo page: `GET /` and `GET /web/<file>`, served from the hand-written files next to this
+ * The demo page: `GET /`, `GET /web/<file>` and `GET /web/info.json` (the upstream and default
+ * model it shows), served from the hand-written files next to this
  * module (no build step, nothing from the internet). The files are read once, on the first request,
  * and kept in memory; only the files found then are ever served, looked up by exact name, so no
  * path can reach outside `src/web`.
@@ -57,7 +58,18 @@ async function loadAssets(dir: string): Promise<ReadonlyMap<string, Asset>> {
   return assets;
 }
 
-export function registerWebRoutes<E extends Env>(app: Hono<E>, options: { dir?: string } = {}): void {
+/** What the page shows about the relay (`GET /web/info.json`): never a key. */
+export interface PageInfo {
+  /** "simulated", or the upstream base URL's origin. */
+  readonly upstream: string;
+  readonly simulated: boolean;
+  readonly defaultModel: string;
+}
+
+export function registerWebRoutes<E extends Env>(
+  app: Hono<E>,
+  options: { dir?: string; info?: PageInfo } = {},
+): void {
   let assets: Promise<ReadonlyMap<string, Asset>> | undefined;
   const serve = async (name: string): Promise<Response | undefined> => {
     assets ??= loadAssets(options.dir ?? webAssetsDir());
@@ -74,5 +86,12 @@ export function registerWebRoutes<E extends Env>(app: Hono<E>, options: { dir?: 
   };
 
   app.get('/', async (c) => (await serve('index.html')) ?? notFound(c));
+  // Before /web/:name, which only serves files.
+  app.get('/web/info.json', (c) => {
+    const info = options.info;
+    if (info === undefined) return notFound(c);
+    c.header('cache-control', 'no-cache');
+    return c.json({ upstream: info.upstream, simulated: info.simulated, default_model: info.defaultModel });
+  });
   app.get('/web/:name', async (c) => (await serve(c.req.param('name'))) ?? notFound(c));
 }

@@ -21,6 +21,10 @@ export function createStats(now = performance.now()) {
     events: 0,
     /** @type {number[]} milliseconds between consecutive token events */
     gapsMs: [],
+    /** @type {boolean[]} per gap in gapsMs: true when the gap ended at a resume (it spans the reconnect) */
+    gapAfterResume: [],
+    /** a resume happened since the last token: the next gap spans it */
+    resumePending: false,
     lastSeq: 0,
     /** seq numbers skipped (text lost); the log starts at seq 1 */
     seqGaps: 0,
@@ -48,11 +52,25 @@ export function recordEvent(stats, event, now = performance.now()) {
     if (stats.lastTokenAt === undefined) stats.firstTokenAt = now;
     else {
       stats.gapsMs.push(now - stats.lastTokenAt);
-      if (stats.gapsMs.length > MAX_GAPS) stats.gapsMs.shift();
+      stats.gapAfterResume.push(stats.resumePending);
+      if (stats.gapsMs.length > MAX_GAPS) {
+        stats.gapsMs.shift();
+        stats.gapAfterResume.shift();
+      }
     }
+    stats.resumePending = false;
     stats.lastTokenAt = now;
     stats.tokens += 1;
   }
+}
+
+/**
+ * A resume happened: the gap up to the next token spans the reconnect, so the chart marks it
+ * (and keeps it out of its median).
+ * @param {Stats} stats
+ */
+export function markResume(stats) {
+  stats.resumePending = true;
 }
 
 /** @param {Stats} stats */

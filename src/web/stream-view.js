@@ -4,7 +4,7 @@
  * `start(request, handlers)` is given; `view.done` settles when the stream has ended.
  */
 import { createGapChart } from './gap-chart.js';
-import { createStats, formatMs, formatRate, recordEvent, summarize } from './stream-stats.js';
+import { createStats, formatMs, formatRate, markResume, recordEvent, summarize } from './stream-stats.js';
 
 /**
  * @typedef {object} TransportHandlers
@@ -132,7 +132,7 @@ export function createStreamView(parent, { label, testid = 'stream' }) {
     eventsEl.textContent = String(s.events);
     tokensEl.textContent = String(s.tokens);
     totalEl.textContent = formatMs(s.totalMs);
-    chart.update(stats.gapsMs);
+    chart.update(stats.gapsMs, stats.gapAfterResume);
     if (resumes.length > 0) {
       const last = resumes[resumes.length - 1];
       const ok = s.seqGaps === 0 && s.duplicates === 0;
@@ -244,6 +244,7 @@ export function createStreamView(parent, { label, testid = 'stream' }) {
     onResume(info) {
       if (finished) return;
       resumes.push(info);
+      markResume(stats);
       setState('streaming', `resumed after seq ${info.after}`);
       scheduleRender();
     },
