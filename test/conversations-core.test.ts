@@ -41,10 +41,15 @@ function setup(limits: Partial<ConversationLimits> = {}, ttlMs = 60_000) {
     owner = 'me',
   ) => {
     const context = await conversations.begin(id, req, owner);
-    conversations.finish(id, req, owner, { terminal, text });
+    conversations.finish(id, req, owner, { terminal, content: textContent(text) });
     return context;
   };
   return { clock, store, conversations, exchange };
+}
+
+/** A reply of one text block, as the stream's assembler gives it; none for an empty text. */
+function textContent(text: string): { type: string; text: string }[] {
+  return text === '' ? [] : [{ type: 'text', text }];
 }
 
 async function relayError(promise: Promise<unknown>): Promise<RelayError> {
@@ -64,7 +69,7 @@ describe('Conversations', () => {
     const second = await conversations.begin('c', { message: 'and then?' }, 'me');
     expect(second.history).toEqual([
       { role: 'user', content: 'hello' },
-      { role: 'assistant', content: 'hi there' },
+      { role: 'assistant', content: textContent('hi there') },
     ]);
   });
 
@@ -74,10 +79,10 @@ describe('Conversations', () => {
     const view = await conversations.get('c', 'me');
     expect(view.messages).toEqual([
       { role: 'user', content: 'tell me a story' },
-      { role: 'assistant', content: 'Once upon', partial: true },
+      { role: 'assistant', content: textContent('Once upon'), partial: true },
     ]);
     const next = await conversations.begin('c', { message: 'go on' }, 'me');
-    expect(next.history[1]).toEqual({ role: 'assistant', content: 'Once upon' });
+    expect(next.history[1]).toEqual({ role: 'assistant', content: textContent('Once upon') });
   });
 
   it('drops a failed exchange whole, user turn included, so roles keep alternating', async () => {
@@ -85,10 +90,10 @@ describe('Conversations', () => {
     await exchange('c', { message: 'one' }, DONE, 'reply one');
     await exchange('c', { message: 'two' }, FAILED, 'half a rep');
     const view = await conversations.get('c', 'me');
-    expect(view.messages.map((m) => m.content)).toEqual(['one', 'reply one']);
+    expect(view.messages.map((m) => m.content)).toEqual(['one', textContent('reply one')]);
   });
 
-  it('drops an exchange whose reply has no text (a cancel before the first token)', async () => {
+  it('drops an exchange whose reply has no content (a cancel before the first block)', async () => {
     const { conversations, exchange } = setup();
     await exchange('c', { message: 'one' }, CANCELLED, '');
     expect((await conversations.get('c', 'me')).messages).toEqual([]);
@@ -98,7 +103,7 @@ describe('Conversations', () => {
     const { conversations, exchange } = setup();
     await exchange('c', { message: 'a', system: 'be brief' }, DONE, 'ok');
     expect((await conversations.begin('c', { message: 'b' }, 'me')).system).toBe('be brief');
-    conversations.finish('c', { message: 'b' }, 'me', { terminal: DONE, text: 'x' });
+    conversations.finish('c', { message: 'b' }, 'me', { terminal: DONE, content: textContent('x') });
     // That finish was for a request object begin never saw: it must not settle anything.
     expect((await conversations.get('c', 'me')).streaming).toBe(true);
   });
@@ -126,7 +131,7 @@ describe('Conversations', () => {
     const { conversations } = setup();
     const req: StreamRequest = { message: 'first' };
     await conversations.begin('c', req, 'me');
-    conversations.finish('c', req, 'me', { terminal: DONE, text: 'answer' });
+    conversations.finish('c', req, 'me', { terminal: DONE, content: textContent('answer') });
     // No await between finish and begin: begin must wait for the finish to be written.
     const next = await conversations.begin('c', { message: 'second' }, 'me');
     expect(next.history).toHaveLength(2);
@@ -139,10 +144,10 @@ describe('Conversations', () => {
     clock.now += 6000;
     const fresh: StreamRequest = { message: 'fresh' };
     await conversations.begin('c', fresh, 'me');
-    conversations.finish('c', lost, 'me', { terminal: DONE, text: 'late' });
-    conversations.finish('c', fresh, 'me', { terminal: DONE, text: 'current' });
+    conversations.finish('c', lost, 'me', { terminal: DONE, content: textContent('late') });
+    conversations.finish('c', fresh, 'me', { terminal: DONE, content: textContent('current') });
     const view = await conversations.get('c', 'me');
-    expect(view.messages.map((m) => m.content)).toEqual(['fresh', 'current']);
+    expect(view.messages.map((m) => m.content)).toEqual(['fresh', textContent('current')]);
   });
 
   it("hides another client's conversation: begin, get and delete answer not_found", async () => {

@@ -60,7 +60,7 @@ describe('conversation_id over SSE', () => {
     expect(body.system).toBe('be brief');
     expect(body.messages).toEqual([
       { role: 'user', content: 'conv-sse-1 [[sim tokens=6]]' },
-      { role: 'assistant', content: first.text },
+      { role: 'assistant', content: [{ type: 'text', text: first.text }] },
       { role: 'user', content: 'conv-sse-2 [[sim tokens=4]]' },
     ]);
   });
@@ -88,7 +88,7 @@ describe('conversation_id over SSE', () => {
     const { body } = await history(relay.url, 'sse-cancel');
     expect(body.messages).toEqual([
       { role: 'user', content: 'conv-cancel [[sim tokens=400 tps=50]]' },
-      { role: 'assistant', content: seen, partial: true },
+      { role: 'assistant', content: [{ type: 'text', text: seen }], partial: true },
     ]);
   });
 
@@ -101,7 +101,7 @@ describe('conversation_id over SSE', () => {
     const { body } = await history(relay.url, 'sse-fail');
     expect((body.messages as { content: string }[]).map((m) => m.content)).toEqual([
       'conv-ok [[sim tokens=3]]',
-      expect.any(String),
+      [{ type: 'text', text: expect.any(String) }],
     ]);
   });
 
@@ -159,7 +159,7 @@ describe('conversation_id over WebSocket start', () => {
       const body = await upstreamBody('conv-ws-2');
       expect(body.messages).toEqual([
         { role: 'user', content: 'conv-ws-1 [[sim tokens=5]]' },
-        { role: 'assistant', content: reply },
+        { role: 'assistant', content: [{ type: 'text', text: reply }] },
         { role: 'user', content: 'conv-ws-2 [[sim tokens=3]]' },
       ]);
     } finally {
@@ -179,7 +179,7 @@ describe('GET and DELETE /v1/conversations/:id', () => {
       streaming: false,
       messages: [
         { role: 'user', content: 'conv-routes [[sim tokens=3]]' },
-        { role: 'assistant', content: text },
+        { role: 'assistant', content: [{ type: 'text', text }] },
       ],
     });
     expect(Number.isNaN(Date.parse(String(got.body.created_at)))).toBe(false);

@@ -86,7 +86,9 @@ describe('POST /v1/streams (fetch clients)', () => {
     const { frames } = await readSse(await post({ message: prompt('tool=get_weather thinking=1 tokens=5') }));
     const events = relayEvents(frames);
     const types = new Set(events.map((e) => e.type));
-    expect(types).toEqual(new Set(['start', 'thinking', 'text', 'tool_use', 'tool_input', 'done']));
+    expect(types).toEqual(
+      new Set(['start', 'thinking', 'signature', 'text', 'tool_use', 'tool_input', 'done']),
+    );
     expect(events.find((e) => e.type === 'tool_use')).toMatchObject({ name: 'get_weather' });
     const json = events
       .filter((e) => e.type === 'tool_input')

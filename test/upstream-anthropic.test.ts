@@ -177,10 +177,11 @@ describe('mapping', () => {
       expect(r.error).toBeUndefined();
       expect(r.events.filter((e) => e.type !== 'usage')).toEqual([
         { type: 'text', text: 'Hello', index: 0 },
+        { type: 'citation', index: 0, citation: { type: 'char_location', cited_text: 'x' } },
         { type: 'delta', index: -1, delta: { type: 'hologram_update', shape: 'cube' } },
         { type: 'block', index: 1, block: { type: 'hologram', data: '...' } },
         { type: 'delta', index: 1, delta: { type: 'hologram_delta', voxels: 3 } },
-        { type: 'tool_use', index: 2, id: 'srvtoolu_1', name: 'web_search' },
+        { type: 'tool_use', index: 2, id: 'srvtoolu_1', name: 'web_search', kind: 'server' },
         { type: 'tool_input', index: 2, partial_json: '{"q":"x"}' },
         { type: 'text', text: ' world', index: 0 },
         { type: 'done', stop_reason: 'end_turn' },
@@ -654,7 +655,7 @@ function summarise(events: UpstreamEvent[]): Summary {
   return s;
 }
 
-type RawUsage = Record<string, number | null | undefined>;
+type RawUsage = Record<string, unknown>;
 
 /** The fields of a recorded event these tests read. */
 interface FixtureEvent {
@@ -666,15 +667,9 @@ interface FixtureEvent {
   usage: RawUsage;
 }
 
+/** A usage update carries the fields the event sent, nulls left out, verbatim. */
 function usageOf(u: RawUsage): UsageUpdate['usage'] {
-  return {
-    input_tokens: u.input_tokens ?? 0,
-    output_tokens: u.output_tokens ?? 0,
-    ...(u.cache_read_input_tokens == null ? {} : { cache_read_input_tokens: u.cache_read_input_tokens }),
-    ...(u.cache_creation_input_tokens == null
-      ? {}
-      : { cache_creation_input_tokens: u.cache_creation_input_tokens }),
-  };
+  return Object.fromEntries(Object.entries(u).filter(([, v]) => v != null)) as UsageUpdate['usage'];
 }
 
 /** Reads the recorded stream directly (independently of the SDK) and says what the relay must yield. */

@@ -6,18 +6,18 @@
  * - First use creates the conversation, owned by the client identity that used it; any other
  *   identity gets `not_found`, as if it did not exist.
  * - One exchange at a time: a message while a reply is still streaming gets `conflict` (409).
- * - A finished reply is kept with its user turns. A cancelled one is kept as the partial text it
- *   was (marked `partial`). A failed exchange is dropped whole (user turn too), so roles keep
- *   alternating; so is one whose reply has no text at all (a tool call only, or a cancel before
- *   the first token).
+ * - A finished reply is kept with its user turns, its `content` blocks verbatim as the API would
+ *   have returned them (thinking with its signature, empty ones included; redacted thinking; tool
+ *   calls; server-tool blocks; citations), so a tool loop and extended thinking work through a
+ *   conversation and pass the API's check that earlier assistant turns are unchanged. A cancelled
+ *   one keeps the blocks that were complete plus the partial text block (marked `partial`). A
+ *   failed exchange is dropped whole (user turn too), so roles keep alternating; so is one whose
+ *   reply has no content at all (a cancel before the first block).
  * - The first `system` is kept; a later `system` replaces it (from the exchange that sent it on,
  *   and only if that exchange is kept).
  * - Bounded: at most `maxConversations` (a new one beyond that is refused with `limit_exceeded`,
  *   nothing is evicted behind a user's back), at most `maxTurns` messages each (refused with
  *   `limit_exceeded`), and forgotten after the store's idle TTL.
- *
- * Only text is kept: thinking and tool_use blocks are not, so tool loops should send `messages`
- * themselves instead of using a conversation.
  */
 import { randomUUID } from 'node:crypto';
 import type {
@@ -215,14 +215,14 @@ export class Conversations implements ConversationHooks {
 
 /** The messages an ended exchange adds, or undefined when it is dropped. */
 function keptTurns(pending: PendingExchange, outcome: StreamOutcome): StoredMessage[] | undefined {
-  const { terminal, text } = outcome;
+  const { terminal, content } = outcome;
   switch (terminal.type) {
     case 'done':
-      return text === '' ? undefined : [...pending.turns, { role: 'assistant', content: text }];
+      return content.length === 0 ? undefined : [...pending.turns, { role: 'assistant', content }];
     case 'cancelled':
-      return text === ''
+      return content.length === 0
         ? undefined
-        : [...pending.turns, { role: 'assistant', content: text, partial: true }];
+        : [...pending.turns, { role: 'assistant', content, partial: true }];
     case 'error':
       return undefined;
     default:

@@ -4,13 +4,32 @@
  */
 import type { ErrorCode } from './errors.js';
 
-/** Token accounting. `estimated` is true when the upstream's final count never arrived. */
-export interface Usage {
+/**
+ * The upstream's token counts as the API reports them: every field it sent, null ones left out
+ * (the fields named here, and any the API adds later, carried as they came).
+ */
+export interface UsageCounts {
   input_tokens: number;
   output_tokens: number;
   cache_read_input_tokens?: number;
   cache_creation_input_tokens?: number;
+  /** The cache-creation split, e.g. `{ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}`. */
+  cache_creation?: Record<string, number>;
+  /** Server-tool request counts, e.g. `{web_search_requests, web_fetch_requests}`. */
+  server_tool_use?: Record<string, number>;
+  service_tier?: string;
+  output_tokens_details?: Record<string, number>;
+}
+
+/** Token accounting. `estimated` is true when the upstream's final count never arrived. */
+export interface Usage extends UsageCounts {
   estimated: boolean;
+}
+
+/** A content block or delta as the API sent it: a `type` and whatever else it carries. */
+export interface RawBlock {
+  type: string;
+  [field: string]: unknown;
 }
 
 export type CancelReason = 'client' | 'disconnect' | 'shutdown' | 'timeout';
@@ -30,16 +49,37 @@ export interface ThinkingEvent {
   text: string;
   index: number;
 }
+/** Who runs a tool: the client (`tool_use`), Anthropic (`server_tool_use`) or an MCP server (`mcp_tool_use`). */
+export type ToolKind = 'client' | 'server' | 'mcp';
+
 export interface ToolUseEvent {
   type: 'tool_use';
   index: number;
   id: string;
   name: string;
+  kind: ToolKind;
+  /**
+   * The start block verbatim, only when it carries more than its type, id, name and an empty
+   * input (`caller`, an MCP `server_name` …), so nothing of it is lost.
+   */
+  block?: RawBlock;
 }
 export interface ToolInputEvent {
   type: 'tool_input';
   index: number;
   partial_json: string;
+}
+/** A citation on text block `index`, verbatim (its shape depends on the cited source). */
+export interface CitationEvent {
+  type: 'citation';
+  index: number;
+  citation: Record<string, unknown>;
+}
+/** The signature that closes thinking block `index` (send it back with the block next turn). */
+export interface SignatureEvent {
+  type: 'signature';
+  index: number;
+  signature: string;
 }
 /**
  * A content block the relay has no event of its own for (redacted thinking, server-tool results,
@@ -48,13 +88,13 @@ export interface ToolInputEvent {
 export interface BlockEvent {
   type: 'block';
   index: number;
-  block: Record<string, unknown>;
+  block: RawBlock;
 }
 /** A delta type the relay does not know yet, carried verbatim: never dropped, never fatal. */
 export interface DeltaEvent {
   type: 'delta';
   index: number;
-  delta: Record<string, unknown>;
+  delta: RawBlock;
 }
 export interface RetryEvent {
   type: 'retry';
@@ -67,6 +107,8 @@ export interface RetryEvent {
 export interface DoneEvent {
   type: 'done';
   stop_reason: string | null;
+  /** Why the model stopped, when the API said more than the reason (a refusal's category). */
+  stop_details?: Record<string, unknown>;
   usage: Usage;
 }
 export interface ErrorEvent {
@@ -91,6 +133,8 @@ export type RelayEventBody =
   | ThinkingEvent
   | ToolUseEvent
   | ToolInputEvent
+  | CitationEvent
+  | SignatureEvent
   | BlockEvent
   | DeltaEvent
   | RetryEvent
@@ -105,6 +149,8 @@ export type ContentEvent =
   | ThinkingEvent
   | ToolUseEvent
   | ToolInputEvent
+  | CitationEvent
+  | SignatureEvent
   | BlockEvent
   | DeltaEvent;
 

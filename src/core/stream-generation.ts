@@ -14,6 +14,7 @@ import {
   type TerminalEvent,
   type Usage,
 } from './events.js';
+import { type ContentBlock, MessageAssembler } from './message.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
@@ -24,8 +25,11 @@ import { UsageMeter } from './usage.js';
 /** How a finished stream's turn is kept in its conversation (see conversations). */
 export interface StreamOutcome {
   readonly terminal: TerminalEvent;
-  /** The assistant's text as it reached the log (partial when cancelled). */
-  readonly text: string;
+  /**
+   * The assistant's content blocks as the API would have returned them; when cancelled, the blocks
+   * that were complete plus a partial text block.
+   */
+  readonly content: ContentBlock[];
 }
 
 export interface GenerationInit {
@@ -66,8 +70,8 @@ export class StreamGeneration {
   private durationTimer: NodeJS.Timeout | undefined;
   private cancelReason: CancelReason | undefined;
   private readonly meter = new UsageMeter();
-  private text = '';
-  private readonly keepsText: boolean;
+  /** Only a conversation keeps the reply assembled; elsewhere the log already holds every delta. */
+  private readonly assembler: MessageAssembler | undefined;
   /** Readers anywhere; the disconnect policy runs only when it is zero. */
   private readerCount = 0;
 
@@ -79,7 +83,7 @@ export class StreamGeneration {
     this.model = init.upstreamRequest.model;
     this.config = init.config;
     this.policy = init.request.on_disconnect ?? 'grace';
-    this.keepsText = init.request.conversation_id !== undefined;
+    this.assembler = init.request.conversation_id === undefined ? undefined : new MessageAssembler();
     this.onEndCb = init.onEnd;
     this.log = new StreamLog(init.config.log);
     this.settled = new Promise((resolve) => {
@@ -117,7 +121,12 @@ export class StreamGeneration {
   outcome(): StreamOutcome {
     const terminal = this.terminal;
     if (terminal === undefined) throw new Error('stream has not ended');
-    return { terminal, text: this.text };
+    const assembler = this.assembler;
+    if (assembler === undefined) return { terminal, content: [] };
+    return {
+      terminal,
+      content: terminal.type === 'done' ? assembler.content() : assembler.completeContent(),
+    };
   }
 
   /**
@@ -171,6 +180,7 @@ export class StreamGeneration {
             this.finish({
               type: 'done',
               stop_reason: event.stop_reason,
+              ...(event.stop_details === undefined ? {} : { stop_details: event.stop_details }),
               usage: this.meter.final(),
             });
             break;
@@ -178,6 +188,8 @@ export class StreamGeneration {
           case 'thinking':
           case 'tool_use':
           case 'tool_input':
+          case 'citation':
+          case 'signature':
           case 'block':
           case 'delta':
             this.countContent(event);
@@ -215,8 +227,7 @@ export class StreamGeneration {
   private countContent(event: ContentEvent): void {
     if (this.firstContentAt === undefined) this.firstContentAt = performance.now();
     this.meter.count(event);
-    // Only a conversation keeps the reply; elsewhere the log already holds every delta.
-    if (this.keepsText && event.type === 'text') this.text += event.text;
+    this.assembler?.add(event);
   }
 
   private finish(event: TerminalEvent): void {

@@ -5,6 +5,7 @@
  */
 import { RelayError } from './errors.js';
 import type { CancelReason, TerminalEvent, Usage } from './events.js';
+import { type AssembledMessage, assembleMessage } from './message.js';
 import {
   Cursor,
   type CursorLimits,
@@ -53,6 +54,11 @@ export interface StreamHandle {
    */
   cancel(reason: CancelReason): Promise<void>;
   snapshot(): Promise<StreamSnapshot>;
+  /**
+   * The reply so far folded into the Message the API returns non-streaming (`content` exactly as
+   * it would be). Throws `replay_unavailable` when the log no longer holds the stream's start.
+   */
+  message(): Promise<AssembledMessage>;
   /** Resolves once no cursor is attached on this instance. */
   drained(): Promise<void>;
   /** Detaches every cursor on this instance without telling their sinks (the store forgets the stream). */
@@ -166,6 +172,17 @@ export class LogHandle implements StreamHandle {
       usage: terminal?.usage ?? (await this.control.usage()),
       created_at: this.createdAt,
     };
+  }
+
+  async message(): Promise<AssembledMessage> {
+    const terminal = this.terminal;
+    const usage = terminal?.usage ?? (await this.control.usage());
+    return assembleMessage(
+      this.model,
+      this.log.readAfter(0).map((entry) => entry.event),
+      terminal,
+      usage,
+    );
   }
 
   drained(): Promise<void> {

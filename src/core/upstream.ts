@@ -1,18 +1,19 @@
 /** The seam every upstream implements: the Anthropic SDK adapter, and test fakes. */
 import type { ContentEvent, RetryEvent } from './events.js';
 import type { UpstreamRequest } from './request.js';
-import type { UsageCounts } from './usage.js';
+import type { UsageReport } from './usage.js';
 
-/** The upstream's latest usage count; kept by the stream, not written to the log. */
+/** The fields of usage the upstream just reported; kept by the stream, not written to the log. */
 export interface UsageUpdate {
   type: 'usage';
-  usage: UsageCounts;
+  usage: UsageReport;
 }
 
-/** The upstream finished (`message_stop`); the stream's receipt is the latest usage update. */
+/** The upstream finished (`message_stop`); the stream's receipt is the usage it reported. */
 export interface UpstreamDone {
   type: 'done';
   stop_reason: string | null;
+  stop_details?: Record<string, unknown>;
 }
 
 /**

@@ -4,42 +4,33 @@
  * keep a `UsageMeter`; transports that re-spell usage for their clients read `Usage` from the
  * terminal event.
  */
-import { assertNever, type ContentEvent, type Usage } from './events.js';
+import { assertNever, type ContentEvent, type Usage, type UsageCounts } from './events.js';
 
-/** The upstream's own counts, before the relay says whether they are final. */
-export type UsageCounts = Omit<Usage, 'estimated'>;
+export type { UsageCounts };
 
-/** Token counts as the API sends them: any of them may be missing or null in a `message_delta`. */
-export interface RawUsage {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-}
+/** What one upstream event said about usage: only the fields it sent (non-null). */
+export type UsageReport = Partial<UsageCounts>;
 
-/** The counts the relay keeps; absent input/output counts become 0, absent cache counts stay absent. */
-export function usageCounts(u: RawUsage): UsageCounts {
-  const counts: UsageCounts = {
-    input_tokens: u.input_tokens ?? 0,
-    output_tokens: u.output_tokens ?? 0,
-  };
-  if (u.cache_read_input_tokens != null) counts.cache_read_input_tokens = u.cache_read_input_tokens;
-  if (u.cache_creation_input_tokens != null)
-    counts.cache_creation_input_tokens = u.cache_creation_input_tokens;
-  return counts;
+/**
+ * Usage as the API sends it (`message_start.message.usage`, `message_delta.usage`): any field may
+ * be missing or null, and fields the relay does not name yet are carried too.
+ */
+export type RawUsage = { readonly [field: string]: unknown };
+
+/** The fields an update sent, nulls left out, everything else verbatim. */
+export function usageCounts(u: RawUsage): UsageReport {
+  const report: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(u)) if (value != null) report[field] = value;
+  return report as UsageReport;
 }
 
 /**
- * Anthropic's counts are cumulative (https://docs.claude.com/en/docs/build-with-claude/streaming):
- * keep the largest of each so a partial update never lowers them.
+ * The SDK's rule (MessageStream's accumulator): a field a later update sent replaces the earlier
+ * one, so `message_delta`'s counts win over `message_start`'s; fields it did not send are kept.
+ * Never the larger of the two: a count the API revised downwards is the true one.
  */
-export function mergeUsage(a: UsageCounts, b: UsageCounts): UsageCounts {
-  return {
-    input_tokens: Math.max(a.input_tokens, b.input_tokens),
-    output_tokens: Math.max(a.output_tokens, b.output_tokens),
-    ...maxOptional('cache_read_input_tokens', a, b),
-    ...maxOptional('cache_creation_input_tokens', a, b),
-  };
+export function mergeUsage(a: UsageCounts, b: UsageReport): UsageCounts {
+  return { ...a, ...b };
 }
 
 /**
@@ -52,7 +43,7 @@ export class UsageMeter {
   private contentChars = 0;
 
   /** An update from the upstream (cumulative). */
-  report(counts: UsageCounts): void {
+  report(counts: UsageReport): void {
     this.reported = mergeUsage(this.reported, counts);
   }
 
@@ -68,6 +59,8 @@ export class UsageMeter {
         this.contentChars += event.partial_json.length;
         break;
       case 'tool_use':
+      case 'citation':
+      case 'signature':
       case 'block':
       case 'delta':
         break;
@@ -96,17 +89,6 @@ export class UsageMeter {
       estimated: true,
     };
   }
-}
-
-function maxOptional<K extends 'cache_read_input_tokens' | 'cache_creation_input_tokens'>(
-  key: K,
-  a: UsageCounts,
-  b: UsageCounts,
-): Partial<Pick<Usage, K>> {
-  const x = a[key];
-  const y = b[key];
-  if (x === undefined && y === undefined) return {};
-  return { [key]: Math.max(x ?? 0, y ?? 0) } as Partial<Pick<Usage, K>>;
 }
 
 /**

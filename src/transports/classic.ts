@@ -81,6 +81,8 @@ export function classicFrames(entries: readonly LogEntry[]): string {
       case 'thinking':
       case 'tool_use':
       case 'tool_input':
+      case 'citation':
+      case 'signature':
       case 'block':
       case 'delta':
       case 'retry':

@@ -54,8 +54,24 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
 
   app.get('/v1/streams/:id', async (c) => {
     const stream = await registry.open(c.req.param('id'), c.var.principal.id);
-    return c.json(await stream.snapshot());
+    const snapshot = await stream.snapshot();
+    if (!includesMessage(c.req.query('include'))) return c.json(snapshot);
+    return c.json({ ...snapshot, message: await stream.message() });
   });
+}
+
+/** `?include=message` (a comma-separated list, like the API's own `include` parameters). */
+function includesMessage(include: string | undefined): boolean {
+  if (include === undefined) return false;
+  const parts = include.split(',').map((p) => p.trim());
+  const unknown = parts.filter((p) => p !== 'message');
+  if (unknown.length > 0) {
+    throw new RelayError(
+      'invalid_request',
+      `include: unknown value(s) ${unknown.join(', ')}; the only one is "message"`,
+    );
+  }
+  return true;
 }
 
 function wantsJson(accept: string | undefined): boolean {

@@ -6,7 +6,7 @@
  * before the SDK knows them) is carried verbatim as a `block` or `delta` event, never dropped.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import type { BlockEvent, DeltaEvent } from '../core/events.js';
+import type { BlockEvent, DeltaEvent, RawBlock, ToolKind, ToolUseEvent } from '../core/events.js';
 import type { UpstreamEvent, UsageUpdate } from '../core/upstream.js';
 import { type RawUsage, usageCounts } from '../core/usage.js';
 
@@ -14,17 +14,18 @@ import { type RawUsage, usageCounts } from '../core/usage.js';
 export interface MapperState {
   /** From `message_delta`; reported with `done` at `message_stop`. */
   stopReason: string | null;
+  stopDetails: Record<string, unknown> | null;
 }
 
 export function newMapperState(): MapperState {
-  return { stopReason: null };
+  return { stopReason: null, stopDetails: null };
 }
 
 /**
  * Maps one raw event. Returns `undefined` for events that carry nothing for the relay (ping is
- * already dropped by the SDK; block stops, empty deltas, signatures, citations).
- * Empty text / thinking / JSON deltas are dropped too: the API sends them (an opening `""`
- * `input_json_delta`, a closing empty `thinking_delta`), and they would only cost a log entry.
+ * already dropped by the SDK; block stops). Empty text / thinking / JSON deltas are dropped too:
+ * the API sends them (an opening `""` `input_json_delta`, a closing empty `thinking_delta`), and
+ * an assembler rebuilds the same block without them (see core/message.ts).
  */
 export function mapRawEvent(
   ev: Anthropic.RawMessageStreamEvent,
@@ -32,19 +33,24 @@ export function mapRawEvent(
 ): UpstreamEvent | undefined {
   switch (ev.type) {
     case 'message_start':
-      return usageUpdate(ev.message.usage);
+      return usageUpdate(ev.message.usage as unknown as RawUsage);
     case 'content_block_start': {
       const block = ev.content_block;
       switch (block.type) {
         case 'tool_use':
+          return toolUseEvent(ev.index, 'client', block);
         case 'server_tool_use':
-          return { type: 'tool_use', index: ev.index, id: block.id, name: block.name };
-        // The API opens text and thinking blocks empty, but a block that starts with content must
-        // not lose it.
+          return toolUseEvent(ev.index, 'server', block);
+        // The API opens text and thinking blocks empty; one that starts with anything more (text,
+        // citations, a signature) is carried whole, so nothing of it is lost.
         case 'text':
-          return textEvent('text', block.text, ev.index);
+          return isPlainStart(block, TEXT_START)
+            ? textEvent('text', block.text, ev.index)
+            : blockEvent(ev.index, block);
         case 'thinking':
-          return textEvent('thinking', block.thinking, ev.index);
+          return isPlainStart(block, THINKING_START) && !block.signature
+            ? textEvent('thinking', block.thinking, ev.index)
+            : blockEvent(ev.index, block);
         // Blocks that arrive whole at their start: carried verbatim.
         case 'redacted_thinking':
         case 'web_search_tool_result':
@@ -55,8 +61,12 @@ export function mapRawEvent(
         case 'tool_search_tool_result':
         case 'container_upload':
           return blockEvent(ev.index, block);
-        default:
-          return blockEvent(ev.index, unknownType<typeof block>(block));
+        default: {
+          const unknown = unknownType<typeof block>(block);
+          // MCP tool calls are beta (the SDK's stable types lack them), but they are tool calls.
+          if (unknown.type === 'mcp_tool_use') return toolUseEvent(ev.index, 'mcp', unknown);
+          return blockEvent(ev.index, unknown);
+        }
       }
     }
     case 'content_block_delta': {
@@ -71,18 +81,28 @@ export function mapRawEvent(
             ? undefined
             : { type: 'tool_input', partial_json: delta.partial_json, index: ev.index };
         case 'signature_delta':
+          return { type: 'signature', index: ev.index, signature: delta.signature };
         case 'citations_delta':
-          return undefined;
+          return {
+            type: 'citation',
+            index: ev.index,
+            citation: delta.citation as unknown as Record<string, unknown>,
+          };
         default:
           return deltaEvent(ev.index, unknownType<typeof delta>(delta));
       }
     }
     case 'message_delta':
       if (ev.delta.stop_reason != null) state.stopReason = ev.delta.stop_reason;
-      // Counts in message_delta are cumulative; the stream's UsageMeter keeps the largest.
-      return usageUpdate(ev.usage);
+      if (ev.delta.stop_details != null) {
+        state.stopDetails = ev.delta.stop_details as unknown as Record<string, unknown>;
+      }
+      // Counts in message_delta are cumulative; its fields replace message_start's (usage.ts).
+      return usageUpdate(ev.usage as unknown as RawUsage);
     case 'message_stop':
-      return { type: 'done', stop_reason: state.stopReason };
+      return state.stopDetails === null
+        ? { type: 'done', stop_reason: state.stopReason }
+        : { type: 'done', stop_reason: state.stopReason, stop_details: state.stopDetails };
     case 'content_block_stop':
       return undefined;
     default: {
@@ -97,15 +117,44 @@ export function mapRawEvent(
  * The `never` check of a switch's default: the compiler names a type the SDK added and the
  * mapper does not handle; at run time the value is one the SDK did not know, passed on as it is.
  */
-function unknownType<T extends never>(value: T): Record<string, unknown> {
-  return value as Record<string, unknown>;
+function unknownType<T extends never>(value: T): RawBlock {
+  return value as RawBlock;
+}
+
+/** The keys of a block start the relay's own events rebuild exactly (core/message.ts). */
+const TEXT_START = new Set(['type', 'text']);
+const THINKING_START = new Set(['type', 'thinking', 'signature']);
+const TOOL_START = new Set(['type', 'id', 'name', 'input']);
+
+function isPlainStart(block: object, keys: ReadonlySet<string>): boolean {
+  for (const key of Object.keys(block)) if (!keys.has(key)) return false;
+  return true;
+}
+
+/**
+ * `tool_use`, `server_tool_use` or `mcp_tool_use` → a tool_use event of that kind. The start block
+ * rides along when it holds more than an empty call (`caller`, `server_name`, a prefilled input).
+ */
+function toolUseEvent(index: number, kind: ToolKind, raw: object): ToolUseEvent {
+  const block = raw as { id?: unknown; name?: unknown; input?: unknown };
+  const event: ToolUseEvent = {
+    type: 'tool_use',
+    index,
+    id: String(block.id),
+    name: String(block.name),
+    kind,
+  };
+  const emptyInput =
+    typeof block.input === 'object' && block.input !== null && Object.keys(block.input).length === 0;
+  if (!emptyInput || !isPlainStart(raw, TOOL_START)) event.block = raw as RawBlock;
+  return event;
 }
 
 function blockEvent(index: number, block: object): BlockEvent {
-  return { type: 'block', index, block: block as Record<string, unknown> };
+  return { type: 'block', index, block: block as RawBlock };
 }
 
-function deltaEvent(index: number, delta: Record<string, unknown>): DeltaEvent {
+function deltaEvent(index: number, delta: RawBlock): DeltaEvent {
   return { type: 'delta', index, delta };
 }
 

@@ -65,6 +65,8 @@ export function chatChunkEncoder(
           );
           break;
         }
+        case 'citation':
+        case 'signature':
         case 'block':
         case 'delta':
           // Server-tool results, redacted thinking, unknown deltas: Chat Completions has no field

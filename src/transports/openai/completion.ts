@@ -51,6 +51,8 @@ export class CompletionFold {
       }
       case 'start':
       case 'retry':
+      case 'citation':
+      case 'signature':
       case 'block':
       case 'delta':
         // No Chat Completions field for these; see chunks.ts.

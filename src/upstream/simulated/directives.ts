@@ -33,6 +33,14 @@
  * | `fixture` | name | replay `<name>.sse` from the fixtures dir (or its `anthropic-sdk/`) byte for byte, paced per `content_block_delta` frame |
  * | `tool` | tool name | end the reply with a `tool_use` block of that name (input built from the prompt); `stop_reason: tool_use` |
  * | `thinking` | `1` / `0` | start with a thinking block (thinking deltas, a signature delta), the text follows at index 1 |
+ * | `empty_thinking` | `1` / `0` | end the reply with an empty thinking block (no thinking deltas, only a `signature_delta`), as models do after tool use |
+ * | `redacted_thinking` | `1` / `0` | a `redacted_thinking` block (opaque `data`, whole at its start) before the text |
+ * | `web_search` | `1` / `0` | a web search: a `server_tool_use` (streamed input), a `web_search_tool_result`, then text with `citations_delta`s; usage counts one `web_search_requests` |
+ * | `pause_turn` | `1` / `0` | with `web_search`: stop after the `server_tool_use` with `stop_reason: pause_turn` (the API's long-turn pause) |
+ * | `refusal` | a category (`cyber`, `bio`, …) | the text stops early with `stop_reason: refusal` and `stop_details {type: refusal, category, explanation}` |
+ * | `unknown_block` | `1` / `0` | a block of a type no SDK knows (`sim_hologram`), whole at its start, before the text |
+ * | `unknown_delta` | `1` / `0` | a delta of a type no SDK knows (`sim_sparkle_delta`) on the first text block |
+ * | `usage` | `full` | usage with every field: cache reads and writes, the cache-creation split, `service_tier`, `server_tool_use`, `output_tokens_details`; `message_delta` repeats the cumulative counts |
  * | `tokens` | N ≥ 1 | length of the text reply in tokens (still capped by `max_tokens`) |
  * | `stop_reason` | an Anthropic stop reason | end the reply with this `stop_reason` (content as planned); see stop-reason.ts |
  * | `cache_read` | N | report N `cache_read_input_tokens` in the usage |
@@ -67,6 +75,14 @@ export interface Directives {
   readonly fixture?: string;
   readonly tool?: string;
   readonly thinking?: boolean;
+  readonly emptyThinking?: boolean;
+  readonly redactedThinking?: boolean;
+  readonly webSearch?: boolean;
+  readonly pauseTurn?: boolean;
+  readonly refusal?: string;
+  readonly unknownBlock?: boolean;
+  readonly unknownDelta?: boolean;
+  readonly fullUsage?: boolean;
   readonly tokens?: number;
   readonly stopReason?: StopReason;
   readonly cacheRead?: number;
@@ -160,6 +176,34 @@ const PARSERS: Readonly<Record<string, ValueParser>> = {
   thinking: flag((b, d) => {
     d.thinking = b;
   }),
+  empty_thinking: flag((b, d) => {
+    d.emptyThinking = b;
+  }),
+  redacted_thinking: flag((b, d) => {
+    d.redactedThinking = b;
+  }),
+  web_search: flag((b, d) => {
+    d.webSearch = b;
+  }),
+  pause_turn: flag((b, d) => {
+    d.pauseTurn = b;
+  }),
+  refusal: (value, into) => {
+    if (!/^[a-z_]{1,32}$/.test(value)) return 'must be a refusal category such as cyber or bio';
+    into.refusal = value;
+    return undefined;
+  },
+  unknown_block: flag((b, d) => {
+    d.unknownBlock = b;
+  }),
+  unknown_delta: flag((b, d) => {
+    d.unknownDelta = b;
+  }),
+  usage: (value, into) => {
+    if (value !== 'full') return 'must be full';
+    into.fullUsage = true;
+    return undefined;
+  },
   tokens: int((n, d) => {
     d.tokens = n;
   }, 1),

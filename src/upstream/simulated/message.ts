@@ -1,6 +1,7 @@
 /** The non-streaming answer: the same reply plan as one Message JSON object. */
 import { benchToken } from './bench.js';
 import type { PlannedBlock, ReplyPlan } from './plan.js';
+import { replyUsage } from './usage.js';
 import type { MessageMeta } from './wire.js';
 
 function contentBlock(block: PlannedBlock): Record<string, unknown> {
@@ -8,7 +9,11 @@ function contentBlock(block: PlannedBlock): Record<string, unknown> {
     case 'thinking':
       return { type: 'thinking', thinking: block.tokens.join(''), signature: block.signature };
     case 'text':
-      return { type: 'text', text: block.tokens.join('') };
+      return block.citations === undefined
+        ? { type: 'text', text: block.tokens.join('') }
+        : { type: 'text', text: block.tokens.join(''), citations: block.citations };
+    case 'raw':
+      return { ...block.block };
     case 'bench': {
       let text = '';
       for (let seq = 1; seq <= block.count; seq++) text += benchToken(seq);
@@ -17,7 +22,7 @@ function contentBlock(block: PlannedBlock): Record<string, unknown> {
     case 'tool_use': {
       // Cut by max_tokens, the API returns what it could parse; an empty object is the honest subset.
       const complete = block.tokens.join('') === JSON.stringify(block.input);
-      return { type: 'tool_use', id: block.id, name: block.name, input: complete ? block.input : {} };
+      return { type: block.blockType, id: block.id, name: block.name, input: complete ? block.input : {} };
     }
   }
 }
@@ -31,11 +36,7 @@ export function buildMessage(plan: ReplyPlan, meta: MessageMeta): Record<string,
     content: plan.blocks.map(contentBlock),
     stop_reason: plan.stopReason,
     stop_sequence: plan.stopSequence,
-    usage: {
-      input_tokens: meta.inputTokens,
-      cache_creation_input_tokens: meta.cacheWriteTokens,
-      cache_read_input_tokens: meta.cacheReadTokens,
-      output_tokens: plan.outputTokens,
-    },
+    stop_details: plan.stopDetails ?? null,
+    usage: replyUsage(plan, meta).whole,
   };
 }

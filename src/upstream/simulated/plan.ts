@@ -14,18 +14,33 @@ import {
   toolInput,
 } from './reply.js';
 import type { MessagesBody, ToolParam } from './request.js';
-import { randomId, randomInt, seededRandom } from './seed.js';
+import { type Random, randomInt, seededId, seededRandom } from './seed.js';
 import type { StopReason } from './stop-reason.js';
 
 export type { StopReason };
 
+/** A block or delta as the wire carries it. */
+export type RawJson = Readonly<Record<string, unknown>>;
+
 export type PlannedBlock =
+  /** `tokens` may be empty: a closing thinking block that carries only its signature. */
   | { readonly type: 'thinking'; readonly tokens: readonly string[]; readonly signature: string }
-  | { readonly type: 'text'; readonly tokens: readonly string[] }
+  | {
+      readonly type: 'text';
+      readonly tokens: readonly string[];
+      /** Sent as `citations_delta`s before the text; the whole block carries them as `citations`. */
+      readonly citations?: readonly RawJson[];
+      /** Deltas of types no SDK knows, sent after the first token; absent from the whole block. */
+      readonly extraDeltas?: readonly RawJson[];
+    }
+  /** A block that arrives whole at its start (redacted thinking, a server-tool result, a new type). */
+  | { readonly type: 'raw'; readonly block: RawJson; readonly deltas?: readonly RawJson[] }
   /** A text block whose tokens are benchmark stamps, made at write time (see bench.ts). */
   | { readonly type: 'bench'; readonly count: number }
   | {
       readonly type: 'tool_use';
+      /** `server_tool_use` for a tool Anthropic runs (web search). */
+      readonly blockType: 'tool_use' | 'server_tool_use';
       readonly id: string;
       readonly name: string;
       /** The full input; `tokens` may hold only a prefix of its JSON when max_tokens cut it. */
@@ -37,7 +52,13 @@ export interface ReplyPlan {
   readonly blocks: readonly PlannedBlock[];
   readonly stopReason: StopReason;
   readonly stopSequence: string | null;
+  /** A refusal's `{type, category, explanation}`; null otherwise, as the API sends it. */
+  readonly stopDetails?: RawJson;
   readonly outputTokens: number;
+  /** `usage=full`: every usage field the API has (see usage.ts). */
+  readonly fullUsage?: boolean;
+  readonly webSearchRequests?: number;
+  readonly thinkingTokens?: number;
 }
 
 export interface PlanInput {
@@ -59,12 +80,25 @@ export function planReply(input: PlanInput): ReplyPlan {
   const cpt = input.charsPerToken;
   const blocks: PlannedBlock[] = [];
   let remaining = body.max_tokens;
-  const done = (stopReason: StopReason, stopSequence: string | null = null): ReplyPlan => ({
-    blocks,
-    stopReason,
-    stopSequence,
-    outputTokens: body.max_tokens - remaining,
-  });
+  let thinkingTokens = 0;
+  let webSearchRequests = 0;
+  const done = (stopReason: StopReason, stopSequence: string | null = null): ReplyPlan => {
+    if (directives.emptyThinking && stopReason !== 'max_tokens') {
+      blocks.push({ type: 'thinking', tokens: [], signature: signatureFor(`${input.hash}closing`) });
+    }
+    return {
+      blocks,
+      stopReason,
+      stopSequence,
+      ...(stopReason === 'refusal'
+        ? { stopDetails: refusalDetails(directives.refusal ?? 'general_harms') }
+        : {}),
+      outputTokens: body.max_tokens - remaining,
+      ...(directives.fullUsage ? { fullUsage: true } : {}),
+      ...(webSearchRequests > 0 ? { webSearchRequests } : {}),
+      ...(thinkingTokens > 0 ? { thinkingTokens } : {}),
+    };
+  };
 
   if (wantsThinking(body, directives)) {
     const budget = body.thinking?.type === 'enabled' ? body.thinking.budget_tokens : Number.POSITIVE_INFINITY;
@@ -72,7 +106,53 @@ export function planReply(input: PlanInput): ReplyPlan {
     const tokens = takeTokens(chunkTokens(thinkingText(random, words, n * cpt), cpt), n, remaining);
     blocks.push({ type: 'thinking', tokens, signature: signatureFor(input.hash) });
     remaining -= tokens.length;
+    thinkingTokens += tokens.length;
     if (tokens.length < n || remaining === 0) return done('max_tokens');
+  }
+  if (directives.redactedThinking) {
+    blocks.push({
+      type: 'raw',
+      block: { type: 'redacted_thinking', data: signatureFor(`${input.hash}redacted`) },
+    });
+  }
+  if (directives.unknownBlock) {
+    blocks.push({
+      type: 'raw',
+      block: { type: 'sim_hologram', shape: 'cube', data: words.join(' ') },
+    });
+  }
+
+  let citations: RawJson[] | undefined;
+  if (directives.webSearch) {
+    const query = words.slice(0, 3).join(' ');
+    const inputValue = { query };
+    const all = chunkTokens(JSON.stringify(inputValue), cpt);
+    const tokens = takeTokens(all, all.length, remaining);
+    const id = seededId(random, 'srvtoolu_01');
+    blocks.push({
+      type: 'tool_use',
+      blockType: 'server_tool_use',
+      id,
+      name: 'web_search',
+      input: inputValue,
+      tokens,
+    });
+    remaining -= tokens.length;
+    if (tokens.length < all.length) return done('max_tokens');
+    if (directives.pauseTurn) return done('pause_turn');
+    webSearchRequests = 1;
+    const results = searchResults(random, words);
+    blocks.push({
+      type: 'raw',
+      block: { type: 'web_search_tool_result', tool_use_id: id, content: results },
+    });
+    citations = results.slice(0, 2).map((r) => ({
+      type: 'web_search_result_location',
+      cited_text: `${String(r.title)}: ${query}`,
+      url: r.url,
+      title: r.title,
+      encrypted_index: signatureFor(`${String(r.url)}${input.hash}`),
+    }));
   }
 
   const tool = chooseTool(body, directives);
@@ -88,8 +168,17 @@ export function planReply(input: PlanInput): ReplyPlan {
         : takeTokens(chunkTokens(replyText(random, words, remaining * cpt), cpt), wanted, remaining);
     const stop = firstStopSequence(tokens.join(''), body.stop_sequences);
     if (stop !== undefined) tokens = chunkTokens(stop.text, cpt);
-    blocks.push({ type: 'text', tokens });
+    // A refusal stops the text part-way, as the API's streaming classifiers do.
+    if (directives.refusal !== undefined)
+      tokens = tokens.slice(0, Math.max(1, Math.floor(tokens.length / 3)));
+    blocks.push({
+      type: 'text',
+      tokens,
+      ...(citations === undefined ? {} : { citations }),
+      ...(directives.unknownDelta ? { extraDeltas: [{ type: 'sim_sparkle_delta', sparkles: 3 }] } : {}),
+    });
     remaining -= tokens.length;
+    if (directives.refusal !== undefined) return done('refusal');
     if (stop !== undefined) return done('stop_sequence', stop.sequence);
     if (tokens.length < wanted) return done('max_tokens');
   }
@@ -98,7 +187,8 @@ export function planReply(input: PlanInput): ReplyPlan {
     const inputValue = toolInput(random, words, tool.schema);
     const all = chunkTokens(JSON.stringify(inputValue), cpt);
     const tokens = takeTokens(all, all.length, remaining);
-    blocks.push({ type: 'tool_use', id: randomId('toolu_01'), name: tool.name, input: inputValue, tokens });
+    const id = seededId(random, 'toolu_01');
+    blocks.push({ type: 'tool_use', blockType: 'tool_use', id, name: tool.name, input: inputValue, tokens });
     remaining -= tokens.length;
     return done(tokens.length < all.length ? 'max_tokens' : 'tool_use');
   }
@@ -162,4 +252,22 @@ function firstStopSequence(
 /** A fake but stable signature: base64 of a marker and the body hash. */
 function signatureFor(hash: string): string {
   return Buffer.from(`sim-signature:${hash.slice(0, 32)}`).toString('base64');
+}
+
+function refusalDetails(category: string): RawJson {
+  return { type: 'refusal', category, explanation: null };
+}
+
+/** Two made-up search results on the prompt's words (stable for a body hash). */
+function searchResults(random: Random, words: readonly [string, ...string[]]): RawJson[] {
+  return [0, 1, 2].map((i) => {
+    const word = words[i % words.length] ?? words[0];
+    return {
+      type: 'web_search_result',
+      url: `https://example.com/${encodeURIComponent(word)}/${i + 1}`,
+      title: `About ${word} (${i + 1})`,
+      encrypted_content: signatureFor(`${word}${randomInt(random, 0, 1e9)}`),
+      page_age: null,
+    };
+  });
 }

@@ -42,3 +42,10 @@ export function randomId(prefix: string, length = 24): string {
   for (const b of bytes) out += BASE62[b % 62];
   return out;
 }
+
+/** A base62 id drawn from a seeded PRNG: the same request gets the same tool ids, streamed or not. */
+export function seededId(random: Random, prefix: string, length = 24): string {
+  let out = prefix;
+  for (let i = 0; i < length; i++) out += BASE62[Math.floor(random() * 62)];
+  return out;
+}

@@ -6,6 +6,7 @@
 import { benchToken } from './bench.js';
 import type { AnthropicErrorType } from './errors.js';
 import type { PlannedBlock, ReplyPlan } from './plan.js';
+import { replyUsage } from './usage.js';
 
 /**
  * One SSE frame to write. `token` frames carry model output and are paced; `start` is
@@ -53,7 +54,9 @@ function emptyBlock(block: PlannedBlock): Record<string, unknown> {
     case 'bench':
       return { type: 'text', text: '' };
     case 'tool_use':
-      return { type: 'tool_use', id: block.id, name: block.name, input: {} };
+      return { type: block.blockType, id: block.id, name: block.name, input: {} };
+    case 'raw':
+      return { ...block.block };
   }
 }
 
@@ -76,8 +79,16 @@ function blockFrames(block: PlannedBlock, index: number): Frame[] {
       frames.push(fixed('meta', delta(index, { type: 'signature_delta', signature: block.signature })));
       break;
     case 'text':
-      for (const t of block.tokens)
+      for (const citation of block.citations ?? [])
+        frames.push(fixed('meta', delta(index, { type: 'citations_delta', citation })));
+      block.tokens.forEach((t, i) => {
         frames.push(fixed('token', delta(index, { type: 'text_delta', text: t })));
+        if (i === 0)
+          for (const extra of block.extraDeltas ?? []) frames.push(fixed('meta', delta(index, extra)));
+      });
+      break;
+    case 'raw':
+      for (const extra of block.deltas ?? []) frames.push(fixed('meta', delta(index, extra)));
       break;
     case 'bench':
       for (let seq = 1; seq <= block.count; seq++) {
@@ -102,6 +113,7 @@ function blockFrames(block: PlannedBlock, index: number): Frame[] {
 
 /** Every frame of a streamed reply, in the API's order. */
 export function planFrames(plan: ReplyPlan, meta: MessageMeta): Frame[] {
+  const usage = replyUsage(plan, meta);
   const start = sseFrame('message_start', {
     type: 'message_start',
     message: {
@@ -112,12 +124,7 @@ export function planFrames(plan: ReplyPlan, meta: MessageMeta): Frame[] {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: {
-        input_tokens: meta.inputTokens,
-        cache_creation_input_tokens: meta.cacheWriteTokens,
-        cache_read_input_tokens: meta.cacheReadTokens,
-        output_tokens: 1,
-      },
+      usage: usage.start,
     },
   });
   const frames: Frame[] = [fixed('start', start)];
@@ -129,8 +136,12 @@ export function planFrames(plan: ReplyPlan, meta: MessageMeta): Frame[] {
       'meta',
       sseFrame('message_delta', {
         type: 'message_delta',
-        delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence },
-        usage: { output_tokens: plan.outputTokens },
+        delta: {
+          stop_reason: plan.stopReason,
+          stop_sequence: plan.stopSequence,
+          ...(plan.stopDetails === undefined ? {} : { stop_details: plan.stopDetails }),
+        },
+        usage: usage.delta,
       }),
     ),
     fixed('meta', sseFrame('message_stop', { type: 'message_stop' })),

@@ -1,0 +1,184 @@
+/**
+ * Folds a stream's content events back into the `content` array the Messages API returns
+ * non-streaming, by the SDK's own accumulation rules (MessageStream): a block starts as its start
+ * event says, text and thinking deltas append, a citation is pushed onto the text block's
+ * `citations`, a signature is set, tool input is the parsed concatenation of its JSON deltas.
+ * Conversations keep this as the assistant turn, and `GET /v1/streams/:id?include=message`
+ * answers it, so a client can send the next turn without rebuilding it.
+ */
+import {
+  assertNever,
+  type ContentEvent,
+  type RawBlock,
+  type RelayEvent,
+  type TerminalEvent,
+  type ToolKind,
+  type Usage,
+} from './events.js';
+
+export type ContentBlock = RawBlock;
+
+/** The assembled reply (`GET /v1/streams/:id?include=message`): the non-streaming Message's shape. */
+export interface AssembledMessage {
+  type: 'message';
+  role: 'assistant';
+  model: string;
+  content: ContentBlock[];
+  stop_reason: string | null;
+  stop_details?: Record<string, unknown>;
+  usage: Usage;
+}
+
+/** Folds a stream's events (from its first) into the Message it was; complete once it is `done`. */
+export function assembleMessage(
+  model: string,
+  events: Iterable<RelayEvent>,
+  terminal: TerminalEvent | undefined,
+  usage: Usage,
+): AssembledMessage {
+  const assembler = new MessageAssembler();
+  for (const event of events) if (isContentEvent(event)) assembler.add(event);
+  const done = terminal?.type === 'done' ? terminal : undefined;
+  return {
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: assembler.content(),
+    stop_reason: done?.stop_reason ?? null,
+    ...(done?.stop_details === undefined ? {} : { stop_details: done.stop_details }),
+    usage,
+  };
+}
+
+function isContentEvent(event: RelayEvent): event is RelayEvent & ContentEvent {
+  switch (event.type) {
+    case 'text':
+    case 'thinking':
+    case 'tool_use':
+    case 'tool_input':
+    case 'citation':
+    case 'signature':
+    case 'block':
+    case 'delta':
+      return true;
+    case 'start':
+    case 'retry':
+    case 'done':
+    case 'error':
+    case 'cancelled':
+      return false;
+    default:
+      return assertNever(event, 'relay event');
+  }
+}
+
+const TOOL_BLOCK_TYPE: Readonly<Record<ToolKind, string>> = {
+  client: 'tool_use',
+  server: 'server_tool_use',
+  mcp: 'mcp_tool_use',
+};
+
+/** The blocks of one reply as they grow; `content()` is the API's `content` array. */
+export class MessageAssembler {
+  private readonly blocks: ContentBlock[] = [];
+  /** Tool input JSON so far, by block index. */
+  private readonly json = new Map<number, string>();
+  /** The highest index started: earlier blocks are complete (the API streams blocks in order). */
+  private last = -1;
+
+  add(event: ContentEvent): void {
+    switch (event.type) {
+      case 'text': {
+        const block = this.at(event.index, () => ({ type: 'text', text: '' }));
+        block.text = `${String(block.text ?? '')}${event.text}`;
+        break;
+      }
+      case 'thinking': {
+        const block = this.at(event.index, emptyThinking);
+        block.thinking = `${String(block.thinking ?? '')}${event.text}`;
+        break;
+      }
+      case 'signature':
+        this.at(event.index, emptyThinking).signature = event.signature;
+        break;
+      case 'citation': {
+        const block = this.at(event.index, () => ({ type: 'text', text: '' }));
+        const citations = Array.isArray(block.citations) ? (block.citations as unknown[]) : [];
+        block.citations = [...citations, event.citation];
+        break;
+      }
+      case 'tool_use':
+        this.set(
+          event.index,
+          event.block === undefined
+            ? { type: TOOL_BLOCK_TYPE[event.kind], id: event.id, name: event.name, input: {} }
+            : { ...event.block },
+        );
+        break;
+      case 'tool_input':
+        this.json.set(event.index, (this.json.get(event.index) ?? '') + event.partial_json);
+        break;
+      case 'block':
+        this.set(event.index, { ...event.block });
+        break;
+      case 'delta':
+        // A delta type nobody knows cannot be applied; the SDK's accumulator skips it too.
+        break;
+      default:
+        assertNever(event, 'content event');
+    }
+  }
+
+  /** The `content` array; a tool input whose JSON does not parse (cut short) stays as it started. */
+  content(): ContentBlock[] {
+    return this.finished(this.blocks.length);
+  }
+
+  /**
+   * What a cancelled reply keeps: every block that was complete, plus the last one only when it
+   * is text (partial text is still text; a thinking block without its signature, or half a tool
+   * call, would be refused by the API).
+   */
+  completeContent(): ContentBlock[] {
+    const last = this.blocks[this.last];
+    const keepLast = last !== undefined && last.type === 'text' && String(last.text ?? '') !== '';
+    return this.finished(keepLast ? this.blocks.length : this.last);
+  }
+
+  /** Blocks below `end`, tool inputs parsed. */
+  private finished(end: number): ContentBlock[] {
+    const out: ContentBlock[] = [];
+    for (let index = 0; index < end; index++) {
+      const block = this.blocks[index];
+      if (block === undefined) continue;
+      const json = this.json.get(index);
+      out.push(json === undefined || json === '' ? block : { ...block, input: parseOr(json, block.input) });
+    }
+    return out;
+  }
+
+  private at(index: number, create: () => ContentBlock): ContentBlock {
+    const existing = this.blocks[index];
+    if (existing !== undefined) return existing;
+    const block = create();
+    this.set(index, block);
+    return block;
+  }
+
+  private set(index: number, block: ContentBlock): void {
+    this.blocks[index] = block;
+    if (index > this.last) this.last = index;
+  }
+}
+
+function emptyThinking(): ContentBlock {
+  return { type: 'thinking', thinking: '', signature: '' };
+}
+
+function parseOr(json: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return fallback;
+  }
+}
