@@ -222,3 +222,55 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     expect(usage).toMatchObject(withoutNulls(message.usage as unknown as Record<string, unknown>));
   });
 });
+
+describe('anthropic-beta', () => {
+  test('the HTTP header and the WebSocket start frame list are forwarded upstream unchanged', async () => {
+    const sseTag = `b${randomUUID().slice(0, 12)}`;
+    const res = await fetch(`${relay.url}/v1/streams`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'anthropic-beta': 'web-fetch-2025-09-10, compact-2026-01-12',
+      },
+      body: JSON.stringify({ message: `${sseTag} [[sim tokens=2]]` }),
+    });
+    await readSse(res);
+    const sseRecord = await relay.simulated!.records.waitFor((r) => r.prompt?.includes(sseTag) === true);
+    expect(sseRecord.anthropicBeta).toBe('web-fetch-2025-09-10,compact-2026-01-12');
+    // Not in the body: the API would reject an unknown field.
+    expect(Object.keys(sseRecord.body as object)).not.toContain('betas');
+
+    const wsTag = `b${randomUUID().slice(0, 12)}`;
+    ws.send({
+      type: 'start',
+      ref: wsTag,
+      anthropic_beta: ['mcp-client-2025-04-04'],
+      request: { message: `${wsTag} [[sim tokens=2]]` },
+    });
+    const start = await ws.waitFor((m) => m.type === 'start' && m.ref === wsTag);
+    await ws.untilTerminal(start.stream_id!);
+    const wsRecord = await relay.simulated!.records.waitFor((r) => r.prompt?.includes(wsTag) === true);
+    expect(wsRecord.anthropicBeta).toBe('mcp-client-2025-04-04');
+
+    const plain = `b${randomUUID().slice(0, 12)}`;
+    await readSse(
+      await fetch(`${relay.url}/v1/streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message: `${plain} [[sim tokens=2]]` }),
+      }),
+    );
+    const plainRecord = await relay.simulated!.records.waitFor((r) => r.prompt?.includes(plain) === true);
+    expect(plainRecord.anthropicBeta).toBeNull();
+  });
+
+  test('a malformed beta name is a 400 that names the header', async () => {
+    const res = await fetch(`${relay.url}/v1/streams`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-beta': 'ok-name, bad name!' },
+      body: JSON.stringify({ message: 'x' }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/anthropic-beta/);
+  });
+});

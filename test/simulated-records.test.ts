@@ -157,7 +157,7 @@ describe('request records', () => {
   test('the store keeps only the most recent records', () => {
     const store = new RecordStore(3);
     for (let i = 0; i < 5; i++)
-      store.create({ id: `r${i}`, method: 'POST', path: '/v1/messages', auth: 'none' });
+      store.create({ id: `r${i}`, method: 'POST', path: '/v1/messages', auth: 'none', anthropicBeta: null });
     expect(store.all().map((r) => r.id)).toEqual(['r2', 'r3', 'r4']);
     expect(store.get('r0')).toBeUndefined();
   });

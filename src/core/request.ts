@@ -70,6 +70,8 @@ export interface UpstreamRequest {
   tool_choice?: Record<string, unknown>;
   thinking?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+  /** `anthropic-beta` values the client asked for: sent upstream as that header, not in the body. */
+  betas?: string[];
 }
 
 /** Turns zod issues into one message that names each bad field and what to do. */
@@ -99,6 +101,7 @@ export function toUpstreamRequest(
   req: StreamRequest,
   defaults: { model: string; maxTokens: number },
   history: readonly MessageParam[] = [],
+  betas?: readonly string[],
 ): UpstreamRequest {
   const turns: MessageParam[] =
     req.messages ?? (req.message === undefined ? [] : [{ role: 'user', content: req.message }]);
@@ -116,5 +119,31 @@ export function toUpstreamRequest(
   if (req.tool_choice !== undefined) out.tool_choice = req.tool_choice;
   if (req.thinking !== undefined) out.thinking = req.thinking;
   if (req.metadata !== undefined) out.metadata = req.metadata;
+  if (betas !== undefined && betas.length > 0) out.betas = [...betas];
   return out;
+}
+
+/** The most `anthropic-beta` values one request may name, and the longest one. */
+const MAX_BETAS = 32;
+const BETA_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** `anthropic_beta` on a WebSocket `start` frame: a list of beta names. */
+export const anthropicBetaSchema = z
+  .array(z.string().regex(BETA_NAME, 'a beta name such as "web-fetch-2025-09-10"'))
+  .max(MAX_BETAS);
+
+/**
+ * The `anthropic-beta` header (comma-separated, possibly repeated): its names, or undefined when
+ * absent. A malformed name is `invalid_request`, so a typo is not silently sent on.
+ */
+export function parseAnthropicBeta(header: string | undefined): string[] | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const names = header
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const parsed = anthropicBetaSchema.safeParse(names);
+  if (!parsed.success)
+    throw new RelayError('invalid_request', `anthropic-beta: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }

@@ -39,6 +39,8 @@ export interface ConversationHooks {
 export interface CreateOptions {
   /** Who may read, resume and cancel the stream (the client's identity; "anonymous" without auth). */
   readonly owner: string;
+  /** `anthropic-beta` names to forward upstream (the header on HTTP, `anthropic_beta` on a WS start). */
+  readonly betas?: readonly string[];
 }
 
 /** Called whenever a stream generated here ends; the metrics and tests listen here. */
@@ -123,6 +125,7 @@ export class StreamRegistry {
       system === undefined ? req : { ...req, system },
       { model: this.config.defaultModel, maxTokens: this.config.defaultMaxTokens },
       history,
+      options.betas,
     );
     const generation = new StreamGeneration({
       id: newStreamId(),

@@ -3,7 +3,7 @@
  */
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { RelayError } from '../core/errors.js';
-import { parseStreamRequest } from '../core/request.js';
+import { parseAnthropicBeta, parseStreamRequest } from '../core/request.js';
 import type { StreamRegistry } from '../core/streams.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
@@ -23,7 +23,11 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
   app.post('/v1/streams', async (c) => {
     const { incoming, outgoing } = c.env;
     const req = parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes));
-    const stream = await registry.create(req, { owner: c.var.principal.id });
+    const betas = parseAnthropicBeta(c.req.header('anthropic-beta'));
+    const stream = await registry.create(req, {
+      owner: c.var.principal.id,
+      ...(betas === undefined ? {} : { betas }),
+    });
     if (wantsJson(c.req.header('accept'))) {
       const base = `/v1/streams/${stream.id}`;
       return c.json(

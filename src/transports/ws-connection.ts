@@ -181,7 +181,10 @@ export class WsConnection {
     const context: ErrorContext = frame.ref === undefined ? {} : { ref: frame.ref };
     let stream: StreamHandle;
     try {
-      stream = await this.options.registry.create(frame.request, { owner: this.options.owner });
+      stream = await this.options.registry.create(frame.request, {
+        owner: this.options.owner,
+        ...(frame.anthropic_beta === undefined ? {} : { betas: frame.anthropic_beta }),
+      });
     } catch (err) {
       this.sendError(this.reportable(err), context);
       return;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { type ErrorCode, errorInfo, RelayError } from '../core/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepMessage } from '../core/json-depth.js';
-import { describeIssues, streamRequestSchema } from '../core/request.js';
+import { anthropicBetaSchema, describeIssues, streamRequestSchema } from '../core/request.js';
 
 const streamId = z.string().min(1).max(256);
 
@@ -16,6 +16,8 @@ export const startFrameSchema = z.strictObject({
   /** The client's tag, echoed on the stream's `start` event and on errors about this frame. */
   ref: z.string().max(256).optional(),
   request: streamRequestSchema,
+  /** Beta features, forwarded upstream as the `anthropic-beta` header (HTTP clients send the header). */
+  anthropic_beta: anthropicBetaSchema.optional(),
 });
 
 /** `{"type":"cancel","stream_id"}`: aborts the upstream; the `cancelled` event follows on the stream. */

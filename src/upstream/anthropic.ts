@@ -89,7 +89,10 @@ export class AnthropicUpstream implements Upstream {
     hints: UpstreamHints = {},
   ): AsyncGenerator<UpstreamEvent, void, undefined> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
-    const body = { ...req, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
+    const { betas, ...params } = req;
+    const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
+    // Beta features are opted into by header, forwarded unchanged (one comma-separated value).
+    const headers = betas === undefined ? undefined : { 'anthropic-beta': betas.join(',') };
     const startedAt = performance.now();
     const tried = new Set<string>();
     const route = { tried, ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }) };
@@ -105,7 +108,14 @@ export class AnthropicUpstream implements Upstream {
         let attemptFailure: AttemptFailure | undefined;
         let finished = false;
         try {
-          const outcome = yield* runAttempt(this.targetOf(name), body, this.deadlines, signal, progress);
+          const outcome = yield* runAttempt(
+            this.targetOf(name),
+            body,
+            this.deadlines,
+            signal,
+            progress,
+            headers,
+          );
           finished = outcome.kind === 'done';
           if (outcome.kind !== 'failed') return;
           failed = attemptFailure = outcome.failure;

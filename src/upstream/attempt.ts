@@ -68,6 +68,8 @@ export async function* runAttempt(
   deadlines: AttemptDeadlines,
   signal: AbortSignal,
   progress?: AttemptProgress,
+  /** Extra request headers (`anthropic-beta`), forwarded as the client sent them. */
+  headers?: Readonly<Record<string, string>>,
 ): AsyncGenerator<UpstreamEvent, AttemptOutcome, undefined> {
   // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
   // stream's own signal.
@@ -95,7 +97,8 @@ export async function* runAttempt(
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
     // the body is read here, straight from the socket (see node-fetch.ts).
-    reader = readBody(await target.client.messages.create(body, { signal: link.signal }).asResponse());
+    const options = headers === undefined ? { signal: link.signal } : { signal: link.signal, headers };
+    reader = readBody(await target.client.messages.create(body, options).asResponse());
     lastEventAt = performance.now();
     idle.reset();
     const state = newMapperState();

@@ -49,6 +49,8 @@ export interface RequestRecord {
    */
   readonly body?: unknown;
   readonly auth: 'x-api-key' | 'bearer' | 'none';
+  /** The `anthropic-beta` header as received (null without one), to check a relay forwards it. */
+  readonly anthropicBeta: string | null;
   /** Epoch ms when the request arrived. */
   readonly receivedAt: number;
   /** hrtime ns (decimal string) when the request arrived. */
@@ -139,7 +141,7 @@ export class RecordStore implements RequestRecords {
     return this.#keepBodies;
   }
 
-  create(init: Pick<RequestRecord, 'id' | 'method' | 'path' | 'auth'>): MutableRecord {
+  create(init: Pick<RequestRecord, 'id' | 'method' | 'path' | 'auth' | 'anthropicBeta'>): MutableRecord {
     const at = clock();
     const record: MutableRecord = {
       ...init,

@@ -114,6 +114,7 @@ export async function startSimulatedUpstream(
       method: req.method ?? 'GET',
       path: url.pathname,
       auth: authKind(req.headers),
+      anthropicBeta: headerText(req.headers['anthropic-beta']),
     });
     const ex: Exchange = { req, res, record, records, signal: controller.signal, organizationId };
     res.on('close', () => {
@@ -192,4 +193,9 @@ export async function startSimulatedUpstream(
       return closed;
     },
   };
+}
+
+function headerText(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(',') : value;
 }
