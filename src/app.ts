@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import type { Conversations } from './core/conversations.js';
 import type { PassthroughCalls } from './core/passthrough-calls.js';
+import { SecretScrubber } from './core/secret-scrubber.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   readonly conversations?: Conversations;
   readonly metrics?: Metrics;
   readonly readiness?: Readiness;
+  /** The relay's own secrets (upstream key, tokens): scrubbed from whatever an upstream answers. */
+  readonly secrets?: readonly string[];
   /** Decides each request's principal (default: everyone is anonymous). */
   readonly authenticate?: Authenticate;
   /** `/v1/messages` calls in flight (the drain refuses, awaits and ends them). */
@@ -64,6 +67,11 @@ export function createApp(deps: AppDeps): RelayApp {
     passthrough: deps.passthrough,
     bodyLimitBytes: http.bodyLimitBytes,
     calls: deps.calls,
+    scrubber: new SecretScrubber(deps.secrets ?? []),
+    deadlines: {
+      firstTokenTimeoutMs: deps.config.firstTokenTimeoutMs,
+      idleTimeoutMs: deps.config.idleTimeoutMs,
+    },
   });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
   registerOpsRoutes(app, {

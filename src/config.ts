@@ -124,6 +124,21 @@ export const SETTINGS = {
     default: '15000',
     help: 'idle SSE connections get a ": ping" comment this often',
   },
+  headersTimeoutMs: {
+    env: 'RELAY_HEADERS_TIMEOUT_MS',
+    default: '15000',
+    help: 'a client must send its request headers within this long (408 otherwise)',
+  },
+  requestTimeoutMs: {
+    env: 'RELAY_REQUEST_TIMEOUT_MS',
+    default: '60000',
+    help: 'a client must send its whole request (headers and body) within this long (408); answers may stream longer; 0 = none',
+  },
+  maxConnections: {
+    env: 'RELAY_MAX_CONNECTIONS',
+    default: '0',
+    help: 'client connections held at once (0 = half the open-file limit less 128, room for upstream sockets); more are closed at once',
+  },
   bodyLimitBytes: { env: 'RELAY_BODY_LIMIT_BYTES', default: '1048576', help: 'largest HTTP request body' },
   wsHeartbeatMs: {
     env: 'RELAY_WS_HEARTBEAT_MS',
@@ -233,6 +248,9 @@ const configSchema = z.strictObject({
   maxStreams: int(1),
   maxDurationMs: int(),
   ssePingMs: int(1),
+  headersTimeoutMs: int(1),
+  requestTimeoutMs: int(),
+  maxConnections: int(),
   bodyLimitBytes: int(1024),
   wsHeartbeatMs: int(1),
   wsMaxPayloadBytes: int(1024),

@@ -16,6 +16,7 @@ import {
   upstreamSettings,
   webSocketSettings,
 } from './config.js';
+import { connectionCap } from './connection-cap.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import { Conversations } from './core/conversations.js';
 import { MemoryConversationStore } from './core/memory-conversation-store.js';
@@ -122,6 +123,15 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const calls = new PassthroughCalls();
   const metrics = createMetrics(registry);
   const stopPoolMetrics = pool ? observeUpstreamPool(metrics.registry, pool) : undefined;
+  // A stream that ended with internal_error met a bug: its stack goes to the log, never to the client.
+  registry.onEnd((generation) => {
+    if (generation.internalError !== undefined) {
+      logger.error(
+        { err: generation.internalError, stream_id: generation.id },
+        'stream ended with internal_error',
+      );
+    }
+  });
   const readiness = new Readiness();
   readiness.add('draining', () =>
     registry.draining ? { ok: false, detail: 'the relay is shutting down' } : { ok: true },
@@ -151,13 +161,32 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       simulated: simulated !== undefined,
       defaultModel: config.defaultModel,
     },
+    secrets: [config.anthropicApiKey, config.metricsToken],
     ...(passthrough ? { passthrough } : {}),
   });
-  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: false }) as Server;
-  // SSE responses stream for minutes; Node's default request timeout would cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    autoCleanupIncoming: false,
+    // Node's requestTimeout bounds *receiving* a request (headers and body: its clock stops once
+    // the request is complete), not the response, so SSE answers and WebSockets may run for
+    // minutes while a client trickling its body is cut (408). The check runs on an interval:
+    // a quarter of the timeout keeps the cut within 25 % of the bound.
+    serverOptions: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.headersTimeoutMs, config.requestTimeoutMs || Number.MAX_SAFE_INTEGER),
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(
+          30_000,
+          Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs || 30_000) / 4),
+        ),
+      ),
+    },
+  }) as Server;
   server.keepAliveTimeout = 5_000;
+  // Below the descriptor limit, so a relayed stream can always open its upstream socket.
+  const maxConnections = connectionCap(config.maxConnections);
+  if (maxConnections !== undefined) server.maxConnections = maxConnections;
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -60,6 +60,8 @@ export class StreamGeneration {
   readonly settled: Promise<void>;
   /** Resolves right after the terminal event is appended. */
   readonly ended: Promise<void>;
+  /** What was thrown when the stream ended with `internal_error` (a bug; logged by the server). */
+  internalError: unknown;
 
   private readonly config: StreamsConfig;
   private readonly controller = new AbortController();
@@ -207,7 +209,12 @@ export class StreamGeneration {
     } catch (err) {
       if (!this.log.ended) {
         if (signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
-        else this.finish(this.errorEvent(toRelayError(err)));
+        else {
+          const error = toRelayError(err);
+          // A bug, not an answer: kept (with its stack) for whoever logs ended streams.
+          if (!(err instanceof RelayError)) this.internalError = err;
+          this.finish(this.errorEvent(error));
+        }
       }
     }
   }

@@ -6,8 +6,10 @@
  *
  * Bytes are forwarded as they arrive, straight onto the Node response (no re-encoding, no extra
  * web-streams hop). The relay holds the upstream key: the client's `x-api-key` / `Authorization`
- * are never forwarded, only the API version and beta headers are. A client that disconnects aborts
- * the upstream request at once.
+ * are never forwarded, only the API version and beta headers are; the relay's own secrets are
+ * scrubbed from every header value and body byte that comes back (an upstream may echo the key),
+ * and a streaming call gets the relay streams' first-token and idle deadlines. A client that
+ * disconnects aborts the upstream request at once.
  */
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -17,9 +19,11 @@ import type { Context } from 'hono';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
 import { RelayError, shuttingDown } from '../core/errors.js';
 import type { PassthroughCalls } from '../core/passthrough-calls.js';
+import type { SecretScrubber } from '../core/secret-scrubber.js';
 import { sleep } from '../core/signals.js';
 import { answerErrorsAs } from './error-answers.js';
 import { readJsonBody } from './http-body.js';
+import { type PassthroughDeadlineSettings, PassthroughDeadlines } from './passthrough-deadlines.js';
 import type { RelayApp, RelayEnv } from './relay-env.js';
 
 export interface AnthropicCompatDeps {
@@ -28,6 +32,10 @@ export interface AnthropicCompatDeps {
   readonly bodyLimitBytes: number;
   /** `POST /v1/messages` calls in flight, so a drain can refuse, await and end them. */
   readonly calls?: PassthroughCalls | undefined;
+  /** The relay's own secrets, removed from everything the upstream answers. */
+  readonly scrubber: SecretScrubber;
+  /** Deadlines for streaming calls (`"stream": true`), as for relay streams. */
+  readonly deadlines: PassthroughDeadlineSettings;
 }
 
 type Ctx = Context<RelayEnv>;
@@ -86,6 +94,7 @@ async function forward(
   const stop = new AbortController();
   let piping = false;
   let release: (() => void) | undefined;
+  let deadlines: PassthroughDeadlines | undefined;
   try {
     release = calls?.open(() => {
       stop.abort();
@@ -106,17 +115,23 @@ async function forward(
         'this relay runs on a test upstream without an Anthropic API behind it',
       );
     }
+    if (call.stream) deadlines = new PassthroughDeadlines(deps.deadlines, () => controller.abort());
     const answer = await deps.passthrough.send(call, controller.signal);
     if (stop.signal.aborted) {
       await answer.body?.cancel().catch(() => {});
       throw shuttingDown();
     }
     piping = true;
-    if (await pipe(answer, outgoing, controller.signal, stop.signal)) controller.abort();
+    const guards = { scrubber: deps.scrubber, deadlines };
+    if (await pipe(answer, outgoing, controller.signal, stop.signal, guards)) controller.abort();
     return RESPONSE_ALREADY_SENT;
   } catch (err) {
     // The drain's deadline came before the answer began: it is refused like a new call.
     if (stop.signal.aborted && !outgoing.headersSent) throw shuttingDown();
+    // A deadline before the answer began: the relay answers 504 (Anthropic's timeout_error) itself.
+    if (deadlines?.expired !== undefined && !outgoing.headersSent) {
+      throw new RelayError('upstream_timeout', deadlines.describe());
+    }
     // Once the answer has begun (or the client left) nothing can be said any more: cut the socket.
     // Before that, the error is an answer, given by the app's onError in Anthropic's shape.
     if (controller.signal.aborted || outgoing.headersSent) {
@@ -125,6 +140,7 @@ async function forward(
     }
     throw err;
   } finally {
+    deadlines?.dispose();
     outgoing.off('close', onClose);
     release?.();
   }
@@ -162,23 +178,30 @@ const STOP_MID_EVENT_MS = 1000;
 /**
  * Writes the upstream's answer onto the client's response as the bytes arrive, with backpressure.
  * When `stop` aborts (the drain's deadline) an event stream ends at the next event boundary with
- * Anthropic's `error` event; returns true then, so the caller aborts the upstream request.
+ * Anthropic's `error` event; returns true then, so the caller aborts the upstream request. Every
+ * header value and body byte is scrubbed of the relay's secrets on the way; a streaming call's
+ * deadlines watch the bytes.
  */
 async function pipe(
   answer: Response,
   res: ServerResponse,
   signal: AbortSignal,
   stop: AbortSignal,
+  guards: { readonly scrubber: SecretScrubber; readonly deadlines: PassthroughDeadlines | undefined },
 ): Promise<boolean> {
+  const { scrubber, deadlines } = guards;
   const isSse = answer.headers.get('content-type')?.startsWith('text/event-stream') === true;
-  res.writeHead(answer.status, responseHeaders(answer.headers, isSse));
+  res.writeHead(answer.status, responseHeaders(answer.headers, isSse, scrubber));
   // Headers now, not with the first chunk: a streaming client sees the answer begin at once.
   res.flushHeaders();
   if (answer.body === null) {
     res.end();
     return false;
   }
+  deadlines?.streaming();
   const reader = answer.body.getReader();
+  // Scrubbing holds back nothing after a line end, so an SSE frame is never delayed by it.
+  const body = scrubber.body();
   // Only an event stream can be ended cleanly early; a JSON body is let through to its end.
   const stopping = isSse ? untilAborted(stop) : undefined;
   let giveUp: Promise<'give_up'> | undefined;
@@ -206,8 +229,11 @@ async function pipe(
         return true;
       }
       pending = undefined;
-      const { value, done } = next;
+      const { value: raw, done } = next;
       if (done) break;
+      if (raw.byteLength === 0) continue;
+      deadlines?.chunk(raw);
+      const value = body.push(raw);
       if (value.byteLength === 0) continue;
       if (stop.aborted && isSse) {
         const cut = firstEventEnd(value, endsWithNewline);
@@ -222,18 +248,19 @@ async function pipe(
       endsWithNewline = value[value.byteLength - 1] === 0x0a;
       if (!res.write(value)) await once(res, 'drain', { signal });
     }
-    res.end();
+    res.end(body.end());
     return false;
   } catch (err) {
-    if (signal.aborted) throw err;
-    // The upstream broke mid-body. Between SSE frames Anthropic's own `error` event tells an SDK
-    // client what happened; inside a frame or a JSON body only a broken connection is honest.
+    if (signal.aborted && deadlines?.expired === undefined) throw err;
+    // The upstream broke mid-body or went silent. Between SSE frames Anthropic's own `error` event
+    // tells an SDK client what happened; inside a frame or a JSON body only a broken connection is
+    // honest.
     if (isSse && atFrameEnd) {
-      const event = {
-        type: 'error',
-        error: { type: 'api_error', message: 'the upstream connection was lost' },
-      };
-      res.end(`event: error\ndata: ${JSON.stringify(event)}\n\n`);
+      const error =
+        deadlines?.expired === undefined
+          ? { type: 'api_error', message: 'the upstream connection was lost' }
+          : { type: 'timeout_error', message: deadlines.describe() };
+      res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`);
       return false;
     }
     throw err;
@@ -274,7 +301,7 @@ function untilAborted(signal: AbortSignal): { promise: Promise<'stop'>; dispose(
   };
 }
 
-function responseHeaders(headers: Headers, isSse: boolean): OutgoingHttpHeaders {
+function responseHeaders(headers: Headers, isSse: boolean, scrubber: SecretScrubber): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   // Headers named by `Connection` are hop-by-hop too.
   const named = new Set(
@@ -285,7 +312,7 @@ function responseHeaders(headers: Headers, isSse: boolean): OutgoingHttpHeaders 
   );
   headers.forEach((value, name) => {
     if (DROPPED_RESPONSE_HEADERS.has(name) || named.has(name) || name.startsWith('proxy-')) return;
-    out[name] = value;
+    out[name] = scrubber.scrub(value);
   });
   // Keeps a buffering proxy in front of the relay from holding the stream back.
   if (isSse) out['x-accel-buffering'] = 'no';

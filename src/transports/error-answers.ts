@@ -43,7 +43,9 @@ export function errorAnswer(shape: ErrorShape | undefined, err: unknown): Respon
 
 export function answerErrors(logger: Logger): ErrorHandler<RelayEnv> {
   return (err, c: Context<RelayEnv>) => {
-    if (!(err instanceof RelayError)) logger.error({ err }, 'unhandled route error');
+    // A bug (anything not a RelayError, or one already turned into internal_error): logged with its stack.
+    if (!(err instanceof RelayError) || err.code === 'internal_error')
+      logger.error({ err }, 'unhandled route error');
     return errorAnswer(c.get('errorShape'), err);
   };
 }

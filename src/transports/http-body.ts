@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { RelayError } from '../core/errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepMessage } from '../core/json-depth.js';
 
 export async function readJsonBody(incoming: IncomingMessage, limitBytes: number): Promise<unknown> {
   const declared = Number(incoming.headers['content-length']);
@@ -18,11 +19,17 @@ export async function readJsonBody(incoming: IncomingMessage, limitBytes: number
   const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '')
     throw new RelayError('invalid_request', 'the request body is empty; send a JSON object');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (err) {
     throw new RelayError('invalid_request', `the request body is not valid JSON (${(err as Error).message})`);
   }
+  // Before anything serialises it again (the SDK's JSON.stringify overflows the stack far down).
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new RelayError('invalid_request', tooDeepMessage('the request body'));
+  }
+  return value;
 }
 
 function tooLarge(limit: number): RelayError {
