@@ -114,6 +114,16 @@ export const SETTINGS = {
     help: 'how long a finished stream stays resumable',
   },
   maxStreams: { env: 'RELAY_MAX_STREAMS', default: '20000', help: 'most streams held at once' },
+  maxStreamsPerAddress: {
+    env: 'RELAY_MAX_STREAMS_PER_ADDRESS',
+    default: '10000',
+    help: 'most streams running at once per client address, grace periods included (0 = no limit; behind a proxy every client is one address)',
+  },
+  wsMaxStreamsPerConnection: {
+    env: 'RELAY_WS_MAX_STREAMS_PER_CONNECTION',
+    default: '100',
+    help: 'most streams a WebSocket connection may have started and still running',
+  },
   maxDurationMs: {
     env: 'RELAY_MAX_DURATION_MS',
     default: '600000',
@@ -163,7 +173,7 @@ export const SETTINGS = {
   wsMaxMessagesPerSecond: {
     env: 'RELAY_WS_MAX_MESSAGES_PER_SECOND',
     default: '200',
-    help: 'client frames per second before the connection is closed as a flood (1008)',
+    help: 'client frames per second; a client over it is read more slowly, one far over it or over it for 3 s is closed as a flood (1008)',
   },
   maxConversations: { env: 'RELAY_MAX_CONVERSATIONS', default: '10000', help: 'conversations kept at once' },
   maxTurns: { env: 'RELAY_MAX_TURNS', default: '200', help: 'messages kept per conversation' },
@@ -246,6 +256,8 @@ const configSchema = z.strictObject({
   graceMs: int(),
   retentionMs: int(),
   maxStreams: int(1),
+  maxStreamsPerAddress: int(),
+  wsMaxStreamsPerConnection: int(1),
   maxDurationMs: int(),
   ssePingMs: int(1),
   headersTimeoutMs: int(1),
@@ -386,6 +398,7 @@ export function streamsSettings(config: Config): StreamsConfig {
     graceMs: config.graceMs,
     retentionMs: config.retentionMs,
     maxStreams: config.maxStreams,
+    maxStreamsPerAddress: config.maxStreamsPerAddress,
     maxDurationMs: config.maxDurationMs,
   };
 }
@@ -409,6 +422,7 @@ export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'lo
     highWaterBytes: config.wsHighWaterBytes,
     hardLimitBytes: config.wsHardLimitBytes,
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+    maxStreamsPerConnection: config.wsMaxStreamsPerConnection,
   };
 }
 

@@ -14,6 +14,7 @@ const CONFIG: StreamsConfig = {
   graceMs: 50,
   retentionMs: 1000,
   maxStreams: 100,
+  maxStreamsPerAddress: 0,
   maxDurationMs: 0,
 };
 

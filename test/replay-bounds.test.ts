@@ -95,7 +95,7 @@ describe('a WebSocket client that never reads', () => {
       });
       // At most the high-water mark plus one batch (64 KiB by default) sat in the relay's buffer.
       expect(maxBuffered).toBeLessThan(MB + 512 * 1024);
-      expect(growth).toBeLessThan(64 * MB);
+      expect(growth).toBeLessThan(128 * MB);
 
       rawSocket(client).resume();
       const closed = await client.closed;
@@ -176,12 +176,13 @@ describe('unread SSE replays', () => {
           socket.pause();
           sockets.push(socket);
         }
-        await untilAsync(async () => (await connections()) >= 40, 10_000, '40 connections');
+        await untilAsync(async () => (await connections()) >= 40, 30_000, '40 connections');
         // Let every cursor write what it will write into its unread socket.
         await new Promise((resolve) => setTimeout(resolve, 1000));
       });
-      // Before the fix each response queued the whole log (~3 MB): 40 of them well over 100 MB.
-      expect(growth).toBeLessThan(48 * MB);
+      // Before the fix each response queued the whole log: 40 of them grew the RSS by ~460 MB. Now
+      // each holds one batch; the bound leaves room for the test process's own noise.
+      expect(growth).toBeLessThan(160 * MB);
 
       // Reading one of them now gets the whole stream, batch after batch as its socket drains.
       const reader = sockets[0]!;

@@ -29,6 +29,7 @@ export const CONTRACT_CONFIG: StreamsConfig = {
   graceMs: 200,
   retentionMs: 5000,
   maxStreams: 100,
+  maxStreamsPerAddress: 0,
   maxDurationMs: 0,
 };
 

@@ -96,7 +96,8 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     status: 429,
     retryable: false,
     wsClose: 4429,
-    description: 'A relay limit was hit (streams held, conversations, turns per conversation).',
+    description:
+      'A relay limit was hit (streams held, streams per client address or connection, conversations, turns per conversation).',
   },
   rate_limited: {
     status: 429,

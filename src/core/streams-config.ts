@@ -15,6 +15,8 @@ export interface StreamsConfig {
   readonly retentionMs: number;
   /** Most streams held at once (running and retained). */
   readonly maxStreams: number;
+  /** Most streams running at once per creator address, grace periods included. 0 = no limit. */
+  readonly maxStreamsPerAddress: number;
   /** A stream still running after this long is cancelled with reason `timeout`. 0 = no limit. */
   readonly maxDurationMs: number;
 }

@@ -41,6 +41,11 @@ export interface CreateOptions {
   readonly owner: string;
   /** `anthropic-beta` names to forward upstream (the header on HTTP, `anthropic_beta` on a WS start). */
   readonly betas?: readonly string[];
+  /**
+   * The creator's network address (the transport's key for it): its running streams, grace
+   * periods included, count against `maxStreamsPerAddress` until each ends.
+   */
+  readonly address?: string;
 }
 
 /** Called whenever a stream generated here ends; the metrics and tests listen here. */
@@ -56,6 +61,8 @@ export class StreamRegistry {
   private readonly endListeners = new Set<StreamEndListener>();
   /** Resolved whenever a stream ends, so `idle()` can look again. */
   private readonly endWaiters: (() => void)[] = [];
+  /** Running streams per creator address (only while `maxStreamsPerAddress` is set). */
+  private readonly runningByAddress = new Map<string, number>();
   private closing = false;
   private drainStarted = false;
 
@@ -127,13 +134,19 @@ export class StreamRegistry {
       history,
       options.betas,
     );
+    // No await from here to the generation's creation: the check and the count cannot race.
+    const address = options.address;
+    this.holdAddress(address);
     const generation = new StreamGeneration({
       id: newStreamId(),
       owner: options.owner,
       request: req,
       upstreamRequest: upstreamReq,
       config: this.config,
-      onEnd: (g) => this.onGenerationEnd(g),
+      onEnd: (g) => {
+        this.releaseAddress(address);
+        this.onGenerationEnd(g);
+      },
     });
     let handle: StreamHandle;
     try {
@@ -148,6 +161,31 @@ export class StreamRegistry {
     void generation.settled.then(() => handle.drained()).then(() => this.generations.delete(generation.id));
     generation.run(this.upstream);
     return handle;
+  }
+
+  /**
+   * Counts a new stream against its creator's address, or refuses it (`limit_exceeded`) when that
+   * address already runs its maximum: one client cannot hold every stream slot, and streams it left
+   * running in their grace period (by reconnecting, say) still count until they end.
+   */
+  private holdAddress(address: string | undefined): void {
+    const max = this.config.maxStreamsPerAddress;
+    if (address === undefined || max <= 0) return;
+    const running = this.runningByAddress.get(address) ?? 0;
+    if (running >= max) {
+      throw new RelayError(
+        'limit_exceeded',
+        `this client address already has ${max} streams running (streams left in their grace period count too); wait for one to end or cancel one`,
+      );
+    }
+    this.runningByAddress.set(address, running + 1);
+  }
+
+  private releaseAddress(address: string | undefined): void {
+    if (address === undefined || this.config.maxStreamsPerAddress <= 0) return;
+    const running = (this.runningByAddress.get(address) ?? 1) - 1;
+    if (running <= 0) this.runningByAddress.delete(address);
+    else this.runningByAddress.set(address, running);
   }
 
   /** The stream if it exists and belongs to `owner`; foreign streams look unknown on purpose. */

@@ -13,6 +13,7 @@ import type { LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
+import { addressKey } from './remote-address.js';
 import { streamToSse } from './sse-response.js';
 
 const classicRequest = z.strictObject({
@@ -44,7 +45,7 @@ export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
         ...(model === undefined ? {} : { model }),
         ...(max_tokens === undefined ? {} : { max_tokens }),
       },
-      { owner: c.var.principal.id },
+      { owner: c.var.principal.id, address: addressKey(incoming.socket.remoteAddress) },
     );
     streamToSse(outgoing, stream, 0, {
       encode: classicFrames,

@@ -7,6 +7,7 @@ import { parseAnthropicBeta, parseStreamRequest } from '../core/request.js';
 import type { StreamRegistry } from '../core/streams.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
+import { addressKey } from './remote-address.js';
 import { streamToSse } from './sse-response.js';
 import { sseFrames } from './wire.js';
 
@@ -27,6 +28,7 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
     const stream = await registry.create(req, {
       owner: c.var.principal.id,
       ...(betas === undefined ? {} : { betas }),
+      address: addressKey(c.env.incoming.socket.remoteAddress),
     });
     if (wantsJson(c.req.header('accept'))) {
       const base = `/v1/streams/${stream.id}`;

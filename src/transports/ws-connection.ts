@@ -13,6 +13,7 @@ import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { wsMessage } from './wire.js';
+import { FloodGuard } from './ws-flood-guard.js';
 import {
   type CancelFrame,
   type ErrorContext,
@@ -33,6 +34,10 @@ export interface WsConnectionOptions {
   /** A write that leaves more than this in the socket's buffer closes the connection (4008). */
   readonly hardLimitBytes: number;
   readonly maxMessagesPerSecond: number;
+  /** Most streams started here and still running; more `start`s are refused (limit_exceeded). */
+  readonly maxStreamsPerConnection: number;
+  /** The client's address key: streams started here count against it (see the registry). */
+  readonly address?: string | undefined;
   readonly logger?: Logger | undefined;
   /** Told when the relay closes the connection (the close code; 1006 for a terminate). */
   readonly onServerClose: (code: number) => void;
@@ -60,16 +65,22 @@ export class WsConnection {
   private drainedSinceTick = false;
   /** Set when the server started closing, or the socket closed: no more frames are served. */
   private closing = false;
-  private windowStart = 0;
-  private framesInWindow = 0;
   /** Set by a drain: the connection closes with 1001 as soon as it carries no stream. */
   private draining = false;
+  private readonly flood: FloodGuard;
+  /** Streams started on this connection, until they are seen to have ended. */
+  private readonly started = new Set<StreamHandle>();
+  /** `start`s being created right now (the registry is async): they count too. */
+  private starting = 0;
+  /** Set while reading is paused by the flood limit; resumes reading when it fires. */
+  private floodPause: NodeJS.Timeout | undefined;
 
   /** `socket` is the raw socket `ws` was upgraded on: corked around each batch, watched for 'drain'. */
   constructor(ws: WebSocket, socket: Duplex, options: WsConnectionOptions) {
     this.ws = ws;
     this.socket = socket;
     this.options = options;
+    this.flood = new FloodGuard({ perSecond: options.maxMessagesPerSecond });
     ws.on('message', this.onMessage);
     ws.on('pong', this.onPong);
     ws.on('error', this.onError);
@@ -179,16 +190,31 @@ export class WsConnection {
 
   private async start(frame: StartFrame): Promise<void> {
     const context: ErrorContext = frame.ref === undefined ? {} : { ref: frame.ref };
+    for (const handle of this.started) if (handle.state !== 'running') this.started.delete(handle);
+    const max = this.options.maxStreamsPerConnection;
+    if (this.started.size + this.starting >= max) {
+      const error = new RelayError(
+        'limit_exceeded',
+        `this connection already has ${max} streams running; wait for one to end, cancel one, or open another connection`,
+      );
+      this.sendError(error, context);
+      return;
+    }
     let stream: StreamHandle;
+    this.starting++;
     try {
       stream = await this.options.registry.create(frame.request, {
         owner: this.options.owner,
         ...(frame.anthropic_beta === undefined ? {} : { betas: frame.anthropic_beta }),
+        ...(this.options.address === undefined ? {} : { address: this.options.address }),
       });
     } catch (err) {
       this.sendError(this.reportable(err), context);
       return;
+    } finally {
+      this.starting--;
     }
+    this.started.add(stream);
     // The socket went while the stream was being created: nobody ever learned its id to resume it.
     if (this.closing) {
       await stream.cancel('disconnect');
@@ -310,17 +336,34 @@ export class WsConnection {
     for (const resume of waiters) resume();
   };
 
-  /** More than `maxMessagesPerSecond` frames in a one-second window closes the connection (1008). */
+  /**
+   * Counts a frame against the flood limit (ws-flood-guard.ts). Over it, reading pauses until the
+   * bucket refills (the frame at hand and those already read are still served); only a flood —
+   * far over in one go, or throttled for seconds on end — closes the connection (1008).
+   */
   private flooded(): boolean {
-    const now = performance.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.framesInWindow = 0;
+    const verdict = this.flood.take();
+    switch (verdict) {
+      case 'ok':
+        return false;
+      case 'pause':
+        if (this.floodPause === undefined) {
+          this.ws.pause();
+          this.floodPause = setTimeout(this.resumeReading, this.flood.resumeInMs());
+        }
+        return false;
+      case 'close':
+        this.close(WS_CLOSE.flood, `more than ${this.options.maxMessagesPerSecond} messages per second`);
+        return true;
+      default:
+        return assertNever(verdict, 'flood verdict');
     }
-    if (++this.framesInWindow <= this.options.maxMessagesPerSecond) return false;
-    this.close(WS_CLOSE.flood, `more than ${this.options.maxMessagesPerSecond} messages per second`);
-    return true;
   }
+
+  private readonly resumeReading = (): void => {
+    this.floodPause = undefined;
+    if (!this.closing) this.ws.resume();
+  };
 
   private sendError(error: RelayError, context: ErrorContext): void {
     this.sendText(errorMessage(error, context));
@@ -353,6 +396,8 @@ export class WsConnection {
 
   private readonly onClose = (): void => {
     this.closing = true;
+    if (this.floodPause !== undefined) clearTimeout(this.floodPause);
+    this.floodPause = undefined;
     this.detachAll();
     this.ws.off('message', this.onMessage);
     this.ws.off('pong', this.onPong);

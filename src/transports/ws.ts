@@ -13,6 +13,7 @@ import { RelayError, toRelayError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { type Authenticate, authenticateAnonymous } from './authenticate.js';
+import { addressKey } from './remote-address.js';
 import { WsConnection } from './ws-connection.js';
 import { WS_CLOSE } from './ws-protocol.js';
 
@@ -38,6 +39,8 @@ export interface WsDeps {
   readonly hardLimitBytes: number;
   /** Client frames allowed per second; more closes the connection with 1008. */
   readonly maxMessagesPerSecond: number;
+  /** Most streams one connection may have started and still running. */
+  readonly maxStreamsPerConnection: number;
   readonly logger?: Logger;
 }
 
@@ -126,6 +129,8 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
         highWaterBytes: deps.highWaterBytes,
         hardLimitBytes: deps.hardLimitBytes,
         maxMessagesPerSecond: deps.maxMessagesPerSecond,
+        maxStreamsPerConnection: deps.maxStreamsPerConnection,
+        address: addressKey(req.socket.remoteAddress),
         logger: deps.logger,
         onServerClose: (code) => {
           serverCloses[code] = (serverCloses[code] ?? 0) + 1;

@@ -144,6 +144,7 @@ export async function startWsHarness(
     highWaterBytes: 64 * 1024,
     hardLimitBytes: 1024 * 1024,
     maxMessagesPerSecond: 10_000,
+    maxStreamsPerConnection: 1000,
     ...overrides,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
