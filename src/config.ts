@@ -121,7 +121,7 @@ export const SETTINGS = {
   },
   wsMaxStreamsPerConnection: {
     env: 'RELAY_WS_MAX_STREAMS_PER_CONNECTION',
-    default: '100',
+    default: '1000',
     help: 'most streams a WebSocket connection may have started and still running',
   },
   maxDurationMs: {
