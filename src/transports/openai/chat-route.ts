@@ -15,6 +15,7 @@ import { assertNever, type RelayEvent } from '../../core/events.js';
 import type { StreamHandle, StreamRegistry } from '../../core/streams.js';
 import { readJsonBody } from '../http-body.js';
 import type { RelayApp } from '../relay-env.js';
+import { addressKey } from '../remote-address.js';
 import { streamToSse } from '../sse-response.js';
 import { type CompletionMeta, chatChunkEncoder } from './chunks.js';
 import { CompletionFold } from './completion.js';
@@ -36,7 +37,10 @@ export function registerOpenAIChatRoute(app: RelayApp, deps: OpenAIChatDeps): vo
     const { incoming, outgoing } = c.env;
     const body = await readJsonBody(incoming, deps.bodyLimitBytes);
     const call = toChatCall(body, { maxTokens: deps.defaultMaxTokens });
-    const stream = await deps.registry.create(call.request, { owner: c.var.principal.id });
+    const stream = await deps.registry.create(call.request, {
+      owner: c.var.principal.id,
+      address: addressKey(incoming.socket.remoteAddress),
+    });
     const meta: CompletionMeta = {
       id: `chatcmpl-${stream.id}`,
       model: stream.model,
