@@ -151,7 +151,12 @@ function expectClean(text: string): void {
   expect(text).not.toContain(KEY.slice(-20));
 }
 
-const json = { 'content-type': 'application/json', 'x-api-key': 'client-key' };
+// anthropic-version: an Anthropic client (the relay answers OpenAI clients' model list itself).
+const json = {
+  'content-type': 'application/json',
+  'x-api-key': 'client-key',
+  'anthropic-version': '2023-06-01',
+};
 const ask = (prompt: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ model: 'm', max_tokens: 16, messages: [{ role: 'user', content: prompt }], ...extra });
 
