@@ -161,7 +161,8 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       simulated: simulated !== undefined,
       defaultModel: config.defaultModel,
     },
-    secrets: [config.anthropicApiKey, config.metricsToken],
+    // Every upstream key of the pool, and the relay's own tokens.
+    secrets: [config.anthropicApiKey, config.metricsToken, ...config.upstreamPool.map((u) => u.apiKey)],
     ...(passthrough ? { passthrough } : {}),
   });
   const server = createAdaptorServer({
