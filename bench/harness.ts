@@ -171,7 +171,18 @@ export class Harness {
         case 'ws':
           if (this.relay) {
             const protocol = name === 'sse' ? 'relay-sse' : 'relay-ws';
-            out.push({ name, spec: { name, protocol, url: this.relay.url }, pid: this.relay.pid });
+            // With auth on (RELAY_API_KEYS or RELAY_KEYS_FILE for the relay), RELAY_KEY is the client's key.
+            const relayKey = process.env.RELAY_KEY;
+            out.push({
+              name,
+              spec: {
+                name,
+                protocol,
+                url: this.relay.url,
+                ...(relayKey ? { headers: { 'x-api-key': relayKey } } : {}),
+              },
+              pid: this.relay.pid,
+            });
           }
           break;
         default: {

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { Config } from './config.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import type { Conversations } from './core/conversations.js';
+import { type Limiter, UNLIMITED } from './core/limiter.js';
 import type { PassthroughCalls } from './core/passthrough-calls.js';
 import { SecretScrubber } from './core/secret-scrubber.js';
 import type { StreamRegistry } from './core/streams.js';
@@ -16,13 +17,16 @@ import { registerAnthropicCompatRoutes, registerAnthropicErrorShape } from './tr
 import { type Authenticate, authenticateAnonymous, authenticateRequests } from './transports/authenticate.js';
 import { registerClassicRoutes } from './transports/classic.js';
 import { registerConversationRoutes } from './transports/conversations.js';
+import { cors } from './transports/cors.js';
 import { answerErrors } from './transports/error-answers.js';
 import { notFound } from './transports/http-errors.js';
 import { registerMethodGuards } from './transports/method-guards.js';
 import { registerOpenAIErrorShape, registerOpenAIRoutes } from './transports/openai/index.js';
 import { registerOpsRoutes } from './transports/ops.js';
+import { OriginPolicy } from './transports/origin-policy.js';
 import type { RelayApp, RelayEnv } from './transports/relay-env.js';
 import { registerSseRoutes } from './transports/sse.js';
+import { registerTicketRoutes, type TicketRouteDeps } from './transports/tickets.js';
 import { type PageInfo, registerWebRoutes } from './web/routes.js';
 
 export interface AppDeps {
@@ -42,6 +46,12 @@ export interface AppDeps {
   readonly calls?: PassthroughCalls;
   /** What the demo page shows about the upstream (`GET /web/info.json`; absent: 404). */
   readonly pageInfo?: PageInfo;
+  /** Cross-origin pages that get CORS headers (default: same-origin only). */
+  readonly origins?: OriginPolicy;
+  /** Issues browser tickets (POST /v1/tickets); absent: no such route. */
+  readonly issueTicket?: TicketRouteDeps['issueTicket'];
+  /** Per-principal limits for the Anthropic-compatible /v1/messages (streams go through the registry). */
+  readonly limiter?: Limiter;
 }
 
 export type { RelayApp } from './transports/relay-env.js';
@@ -51,6 +61,7 @@ export function createApp(deps: AppDeps): RelayApp {
   // Error shapes first, so even an authentication refusal is answered in the route's own shape.
   registerAnthropicErrorShape(app);
   registerOpenAIErrorShape(app);
+  app.use('*', cors(deps.origins ?? new OriginPolicy([])));
   app.use('*', authenticateRequests(deps.authenticate ?? authenticateAnonymous));
   const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs };
 
@@ -72,7 +83,10 @@ export function createApp(deps: AppDeps): RelayApp {
       firstTokenTimeoutMs: deps.config.firstTokenTimeoutMs,
       idleTimeoutMs: deps.config.idleTimeoutMs,
     },
+    limiter: deps.limiter ?? UNLIMITED,
+    defaultMaxTokens: deps.config.defaultMaxTokens,
   });
+  if (deps.issueTicket) registerTicketRoutes(app, { issueTicket: deps.issueTicket });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });
   registerOpsRoutes(app, {
     readiness: deps.readiness,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { AuthSettings } from './auth/relay-auth.js';
 import type { ConversationLimits } from './core/conversations.js';
 import { describeIssues } from './core/request.js';
 import type { StreamsConfig } from './core/streams.js';
@@ -202,6 +203,51 @@ export const SETTINGS = {
     default: '',
     help: 'when set, GET /metrics requires "Authorization: Bearer <token>"',
   },
+  auth: {
+    env: 'RELAY_AUTH',
+    default: 'auto',
+    help: 'auto: keys/JWT when configured, else anonymous (loopback only); none: anonymous on any host (warns)',
+  },
+  keysFile: {
+    env: 'RELAY_KEYS_FILE',
+    default: '',
+    help: 'JSON keys file ({"keys":[{id, key_sha256, limits}]}), reloaded on change; see `relay keys`',
+  },
+  apiKeys: {
+    env: 'RELAY_API_KEYS',
+    default: '',
+    help: 'quick form of relay keys without limits: id:secret,id:secret',
+  },
+  jwtSecret: {
+    env: 'RELAY_JWT_SECRET',
+    default: '',
+    help: "accept the application's HS256 JWTs signed with this secret (principal = sub; exp required)",
+  },
+  jwtPublicKey: {
+    env: 'RELAY_JWT_PUBLIC_KEY',
+    default: '',
+    help: "accept the application's RS256/ES256/EdDSA JWTs: a PEM public key (text or file path)",
+  },
+  ticketTtlMs: {
+    env: 'RELAY_TICKET_TTL_MS',
+    default: '60000',
+    help: 'lifetime of a browser ticket from POST /v1/tickets',
+  },
+  ticketSecret: {
+    env: 'RELAY_TICKET_SECRET',
+    default: '',
+    help: 'HMAC secret signing tickets; set the same on every instance (default: random per process)',
+  },
+  allowedOrigins: {
+    env: 'RELAY_ALLOWED_ORIGINS',
+    default: '',
+    help: 'comma list of browser origins allowed cross-origin (CORS, WebSocket), * for any; default same-origin only',
+  },
+  allowedHosts: {
+    env: 'RELAY_ALLOWED_HOSTS',
+    default: '',
+    help: 'comma list of extra Host names accepted in anonymous mode (DNS-rebinding guard)',
+  },
   logLevel: {
     env: 'RELAY_LOG_LEVEL',
     default: 'info',
@@ -231,6 +277,18 @@ export function jsonList<T extends z.ZodType>(item: T) {
     }
   }, z.array(item).min(1).optional());
 }
+
+/** A comma-separated list setting (or the list itself from a test); blanks dropped. */
+const commaList = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '')
+      : value,
+  z.array(z.string().min(1)),
+);
 
 const configSchema = z.strictObject({
   host: z.string().min(1),
@@ -276,6 +334,15 @@ const configSchema = z.strictObject({
   simTokensPerSecond: int(),
   drainMs: int(),
   metricsToken: z.string(),
+  auth: z.enum(['auto', 'none']),
+  keysFile: z.string(),
+  apiKeys: commaList,
+  jwtSecret: z.string(),
+  jwtPublicKey: z.string(),
+  ticketTtlMs: int(1000),
+  ticketSecret: z.string(),
+  allowedOrigins: commaList,
+  allowedHosts: commaList,
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 
@@ -423,6 +490,22 @@ export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'lo
     hardLimitBytes: config.wsHardLimitBytes,
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
     maxStreamsPerConnection: config.wsMaxStreamsPerConnection,
+  };
+}
+
+/** Client authentication, origins and hosts (see src/auth/relay-auth.ts). */
+export function authSettings(config: Config): AuthSettings {
+  return {
+    auth: config.auth,
+    host: config.host,
+    keysFile: config.keysFile,
+    apiKeys: config.apiKeys,
+    jwtSecret: config.jwtSecret,
+    jwtPublicKey: config.jwtPublicKey,
+    ticketTtlMs: config.ticketTtlMs,
+    ticketSecret: config.ticketSecret,
+    allowedOrigins: config.allowedOrigins,
+    allowedHosts: config.allowedHosts,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The CLI: `relay serve | simulate-upstream | chat | bench`. The only place that reads the
+ * The CLI: `relay serve | simulate-upstream | chat | bench | keys`. The only place that reads the
  * environment and traps signals; each command lives in src/cli/.
  */
 
@@ -12,6 +12,7 @@ Commands:
   simulate-upstream   start only the simulated Anthropic API
   chat [prompt]       stream an answer in the terminal (no prompt: a multi-turn REPL)
   bench               run the SSE vs WebSocket vs direct benchmark
+  keys add|list|revoke  manage relay keys (RELAY_KEYS_FILE)
 
 Run "relay <command> --help" for its flags and environment variables.
 `;
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'simulate-upstream': async () => (await import('./cli/simulate-upstream.js')).runSimulateUpstream,
   chat: async () => (await import('./cli/chat.js')).runChat,
   bench: async () => (await import('./cli/bench.js')).runBench,
+  keys: async () => (await import('./cli/keys.js')).runKeys,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,7 +8,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { createApp } from './app.js';
+import { createRelayAuth } from './auth/relay-auth.js';
 import {
+  authSettings,
   type Config,
   conversationSettings,
   simulatorSettings,
@@ -19,7 +21,9 @@ import {
 import { connectionCap } from './connection-cap.js';
 import type { ApiPassthrough } from './core/api-passthrough.js';
 import { Conversations } from './core/conversations.js';
+import type { Limiter } from './core/limiter.js';
 import { MemoryConversationStore } from './core/memory-conversation-store.js';
+import { MemoryLimiter } from './core/memory-limiter.js';
 import { PassthroughCalls } from './core/passthrough-calls.js';
 import { sleep } from './core/signals.js';
 import { StreamRegistry } from './core/streams.js';
@@ -27,8 +31,8 @@ import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
-import { type Authenticate, authenticateAnonymous } from './transports/authenticate.js';
-import { attachWebSocket } from './transports/ws.js';
+import type { Authenticate } from './transports/authenticate.js';
+import { attachWebSocket, WS_PATH } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -62,14 +66,25 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Replace the upstream (tests at the seam); default: the SDK adapter. */
   readonly upstream?: Upstream;
-  /** Replace client authentication (tests at the seam); default: everyone is anonymous. */
+  /** Replace client authentication (tests at the seam); default: built from the config's auth settings. */
   readonly authenticate?: Authenticate;
   /** Replace the `/v1/messages` passthrough (tests at the seam); default: the SDK's. */
   readonly passthrough?: ApiPassthrough;
+  /** Replace the per-principal limiter (a shared store); default: in memory. */
+  readonly limiter?: Limiter;
+  /** How often the keys file is checked for changes (default 1 s; tests go faster). */
+  readonly keysPollMs?: number;
 }
 
 export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // First, so a bad keys file or an unsafe anonymous setup refuses to start before anything runs.
+  const auth = createRelayAuth(authSettings(config), {
+    wsPath: WS_PATH,
+    logger,
+    ...(options.keysPollMs === undefined ? {} : { keysPollMs: options.keysPollMs }),
+  });
+  const limiter = options.limiter ?? new MemoryLimiter();
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
   let passthrough: ApiPassthrough | undefined = options.passthrough;
@@ -119,6 +134,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     upstream,
     conversations,
     config: streamsSettings(config),
+    limiter,
   });
   const calls = new PassthroughCalls();
   const metrics = createMetrics(registry);
@@ -146,9 +162,12 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     return running < config.maxStreams ? { ok: true, detail } : { ok: false, detail };
   });
   // One authentication for HTTP and the WebSocket upgrade.
-  const authenticate = options.authenticate ?? authenticateAnonymous;
+  const authenticate = options.authenticate ?? auth.authenticate;
   const app = createApp({
     authenticate,
+    origins: auth.origins,
+    issueTicket: auth.issueTicket,
+    limiter,
     config,
     registry,
     logger,
@@ -202,6 +221,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     // keep the process alive (a taken port used to hang `npm start`): release them, then report.
     await registry.shutdown();
     metrics.close();
+    auth.close();
     await conversations.close();
     adapter?.close();
     await simulated?.close();
@@ -227,6 +247,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       await ws.close();
       metrics.close();
       stopPoolMetrics?.();
+      auth.close();
       await conversations.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
       // only cut what is left after a second.

@@ -157,7 +157,11 @@ describe('errors keep Anthropic status, shape and headers', () => {
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.message).toMatch(/JSON/);
 
-    const array = await fetch(`${relay.url}/v1/messages`, { method: 'POST', body: '[]' });
+    const array = await fetch(`${relay.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[]',
+    });
     expect(array.status).toBe(400);
     expect(((await array.json()) as { error: { message: string } }).error.message).toMatch(/JSON object/);
   });
@@ -167,6 +171,7 @@ describe('errors keep Anthropic status, shape and headers', () => {
     try {
       const res = await fetch(`${small.url}/v1/messages`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(ask('x'.repeat(4096))),
       });
       expect(res.status).toBe(413);
@@ -226,6 +231,7 @@ describe('the connection between client and upstream', () => {
   it('strips hop-by-hop headers from what it forwards', async () => {
     const res = await fetch(`${relay.url}/v1/messages`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(ask('compat-headers [[sim tokens=3]]')),
     });
     expect(res.status).toBe(200);

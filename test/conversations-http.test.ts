@@ -52,10 +52,10 @@ async function upstreamBody(tag: string): Promise<Record<string, unknown>> {
 
 describe('conversation_id over SSE', () => {
   it('sends the first exchange upstream before the second message, with the kept system prompt', async () => {
-    const first = await say('sse-two-turns', 'conv-sse-1 [[sim tokens=6]]', { system: 'be brief' });
+    const first = await say('sse-two-turns-00000000', 'conv-sse-1 [[sim tokens=6]]', { system: 'be brief' });
     expect(first.terminal?.type).toBe('done');
     expect(first.text.length).toBeGreaterThan(0);
-    await say('sse-two-turns', 'conv-sse-2 [[sim tokens=4]]');
+    await say('sse-two-turns-00000000', 'conv-sse-2 [[sim tokens=4]]');
     const body = await upstreamBody('conv-sse-2');
     expect(body.system).toBe('be brief');
     expect(body.messages).toEqual([
@@ -68,7 +68,7 @@ describe('conversation_id over SSE', () => {
   it('keeps a cancelled reply as the partial text the client saw, marked partial', async () => {
     const res = await post(relay.url, {
       message: 'conv-cancel [[sim tokens=400 tps=50]]',
-      conversation_id: 'sse-cancel',
+      conversation_id: 'sse-cancel-00000000000',
     });
     const streamId = res.headers.get('x-stream-id');
     const events: Event[] = [];
@@ -85,7 +85,7 @@ describe('conversation_id over SSE', () => {
     });
     expect(events.at(-1)?.type).toBe('cancelled');
     const seen = events.map((e) => (e.type === 'text' ? String(e.text) : '')).join('');
-    const { body } = await history(relay.url, 'sse-cancel');
+    const { body } = await history(relay.url, 'sse-cancel-00000000000');
     expect(body.messages).toEqual([
       { role: 'user', content: 'conv-cancel [[sim tokens=400 tps=50]]' },
       { role: 'assistant', content: [{ type: 'text', text: seen }], partial: true },
@@ -93,12 +93,12 @@ describe('conversation_id over SSE', () => {
   });
 
   it('keeps nothing of a failed exchange, before or after content', async () => {
-    await say('sse-fail', 'conv-ok [[sim tokens=3]]');
-    const refused = await say('sse-fail', 'conv-refused [[sim status=400]]');
+    await say('sse-fail-0000000000000', 'conv-ok [[sim tokens=3]]');
+    const refused = await say('sse-fail-0000000000000', 'conv-refused [[sim status=400]]');
     expect(refused.terminal?.type).toBe('error');
-    const broken = await say('sse-fail', 'conv-broken [[sim tokens=20 error_after=2]]');
+    const broken = await say('sse-fail-0000000000000', 'conv-broken [[sim tokens=20 error_after=2]]');
     expect(broken.terminal?.type).toBe('error');
-    const { body } = await history(relay.url, 'sse-fail');
+    const { body } = await history(relay.url, 'sse-fail-0000000000000');
     expect((body.messages as { content: string }[]).map((m) => m.content)).toEqual([
       'conv-ok [[sim tokens=3]]',
       [{ type: 'text', text: expect.any(String) }],
@@ -108,9 +108,9 @@ describe('conversation_id over SSE', () => {
   it('refuses a second message while the reply is streaming with 409 conflict', async () => {
     const slow = await post(relay.url, {
       message: 'conv-busy [[sim tokens=400 tps=50]]',
-      conversation_id: 'sse-busy',
+      conversation_id: 'sse-busy-0000000000000',
     });
-    const second = await post(relay.url, { message: 'too soon', conversation_id: 'sse-busy' });
+    const second = await post(relay.url, { message: 'too soon', conversation_id: 'sse-busy-0000000000000' });
     expect(second.status).toBe(409);
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe('conflict');
     await fetch(`${relay.url}/v1/streams/${slow.headers.get('x-stream-id')}/cancel`, { method: 'POST' });
@@ -151,11 +151,11 @@ describe('conversation_id over WebSocket start', () => {
     try {
       const first = await start(ws, {
         message: 'conv-ws-1 [[sim tokens=5]]',
-        conversation_id: 'ws-two-turns',
+        conversation_id: 'ws-two-turns-000000000',
       });
       expect(first.at(-1)?.type).toBe('done');
       const reply = first.map((e) => (e.type === 'text' ? String(e.text) : '')).join('');
-      await start(ws, { message: 'conv-ws-2 [[sim tokens=3]]', conversation_id: 'ws-two-turns' });
+      await start(ws, { message: 'conv-ws-2 [[sim tokens=3]]', conversation_id: 'ws-two-turns-000000000' });
       const body = await upstreamBody('conv-ws-2');
       expect(body.messages).toEqual([
         { role: 'user', content: 'conv-ws-1 [[sim tokens=5]]' },
@@ -170,11 +170,11 @@ describe('conversation_id over WebSocket start', () => {
 
 describe('GET and DELETE /v1/conversations/:id', () => {
   it('answers the history with timestamps, deletes it with 204, then answers 404', async () => {
-    const { text } = await say('routes', 'conv-routes [[sim tokens=3]]', { system: 'sys' });
-    const got = await history(relay.url, 'routes');
+    const { text } = await say('routes-000000000000000', 'conv-routes [[sim tokens=3]]', { system: 'sys' });
+    const got = await history(relay.url, 'routes-000000000000000');
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({
-      conversation_id: 'routes',
+      conversation_id: 'routes-000000000000000',
       system: 'sys',
       streaming: false,
       messages: [
@@ -185,10 +185,10 @@ describe('GET and DELETE /v1/conversations/:id', () => {
     expect(Number.isNaN(Date.parse(String(got.body.created_at)))).toBe(false);
     expect(Number.isNaN(Date.parse(String(got.body.updated_at)))).toBe(false);
 
-    const deleted = await fetch(`${relay.url}/v1/conversations/routes`, { method: 'DELETE' });
+    const deleted = await fetch(`${relay.url}/v1/conversations/routes-000000000000000`, { method: 'DELETE' });
     expect(deleted.status).toBe(204);
-    expect((await history(relay.url, 'routes')).status).toBe(404);
-    const again = await fetch(`${relay.url}/v1/conversations/routes`, { method: 'DELETE' });
+    expect((await history(relay.url, 'routes-000000000000000')).status).toBe(404);
+    const again = await fetch(`${relay.url}/v1/conversations/routes-000000000000000`, { method: 'DELETE' });
     expect(again.status).toBe(404);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
@@ -207,10 +207,13 @@ describe('conversation limits', () => {
     const small = await startTestRelay({ maxTurns: 4 });
     try {
       for (const n of [1, 2]) {
-        const res = await post(small.url, { message: `turn ${n} [[sim tokens=2]]`, conversation_id: 'full' });
+        const res = await post(small.url, {
+          message: `turn ${n} [[sim tokens=2]]`,
+          conversation_id: 'full-00000000000000000',
+        });
         await res.text();
       }
-      const res = await post(small.url, { message: 'turn 3', conversation_id: 'full' });
+      const res = await post(small.url, { message: 'turn 3', conversation_id: 'full-00000000000000000' });
       expect(res.status).toBe(429);
       const { error } = (await res.json()) as { error: { code: string; message: string } };
       expect(error.code).toBe('limit_exceeded');
@@ -224,12 +227,17 @@ describe('conversation limits', () => {
   it('refuses a new conversation past maxConversations with limit_exceeded; deleting one frees room', async () => {
     const small = await startTestRelay({ maxConversations: 1 });
     try {
-      await (await post(small.url, { message: 'a [[sim tokens=2]]', conversation_id: 'one' })).text();
-      const refused = await post(small.url, { message: 'b', conversation_id: 'two' });
+      await (
+        await post(small.url, { message: 'a [[sim tokens=2]]', conversation_id: 'one-000000000000000000' })
+      ).text();
+      const refused = await post(small.url, { message: 'b', conversation_id: 'two-000000000000000000' });
       expect(refused.status).toBe(429);
       expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('limit_exceeded');
-      await fetch(`${small.url}/v1/conversations/one`, { method: 'DELETE' });
-      const accepted = await post(small.url, { message: 'b [[sim tokens=2]]', conversation_id: 'two' });
+      await fetch(`${small.url}/v1/conversations/one-000000000000000000`, { method: 'DELETE' });
+      const accepted = await post(small.url, {
+        message: 'b [[sim tokens=2]]',
+        conversation_id: 'two-000000000000000000',
+      });
       expect(accepted.status).toBe(200);
       await accepted.text();
     } finally {

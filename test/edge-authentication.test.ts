@@ -19,7 +19,7 @@ const fakeAuthenticate: Authenticate = async (req: IncomingMessage) => {
   calls.push(req.url ?? '');
   const who = req.headers['x-test-principal'];
   if (typeof who !== 'string') throw new RelayError('unauthorized', 'send x-test-principal');
-  return { id: who };
+  return { id: who, limits: {} };
 };
 
 let relay: RelayServer;

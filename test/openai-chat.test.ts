@@ -495,7 +495,7 @@ describe('authentication, limits and metrics', () => {
       authenticate: async (req) => {
         const token = req.headers.authorization?.replace(/^Bearer /, '') ?? '';
         if (token === '' || token === 'nobody') throw new RelayError('unauthorized', 'unknown key');
-        return { id: token };
+        return { id: token, limits: {} };
       },
     });
     try {

@@ -172,7 +172,7 @@ describe('unread SSE replays', () => {
         for (let i = 0; i < 40; i++) {
           const socket = connect(port, '127.0.0.1');
           socket.on('error', () => {});
-          socket.write(`GET /v1/streams/${big.id}/events?after=0 HTTP/1.1\r\nHost: relay\r\n\r\n`);
+          socket.write(`GET /v1/streams/${big.id}/events?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
           socket.pause();
           sockets.push(socket);
         }

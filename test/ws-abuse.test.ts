@@ -157,7 +157,7 @@ describe('abuse closes the connection with a documented code', () => {
         socket.resume();
       });
     const upgrade =
-      'GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
       'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     await raw(`${upgrade}`, true);
     await raw(upgrade.slice(0, 40), true);

@@ -26,6 +26,7 @@ Flags:
   --url URL           the relay's base URL (env RELAY_URL, default ${DEFAULT_URL})
   --model NAME        model to ask for (default: the relay's RELAY_DEFAULT_MODEL)
   --system TEXT       system prompt
+  --key KEY           relay key, when the relay requires one (env RELAY_KEY)
   -h, --help          this text
 
 Keys: Ctrl-C during an answer cancels it on the relay and prints the usage receipt; Ctrl-C again,
@@ -36,6 +37,7 @@ tokens; "estimated" when the upstream's final count never arrived). It is dimmed
 
 Environment variables:
   RELAY_URL   the relay's base URL when --url is not given
+  RELAY_KEY   the relay key when --key is not given (safer than a flag: not in the process list)
   NO_COLOR    when set, never print ANSI styling
 `;
 
@@ -51,6 +53,7 @@ export async function runChat(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       url: { type: 'string' },
       model: { type: 'string' },
       system: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -65,7 +68,9 @@ export async function runChat(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     throw usageError(`--transport must be sse or ws, not "${transportName}"`);
   }
   const url = baseUrl(values.url ?? (env.RELAY_URL || DEFAULT_URL));
-  const transport: ChatTransport = transportName === 'ws' ? new WsChatClient(url) : new SseChatClient(url);
+  const key = values.key ?? (env.RELAY_KEY || undefined);
+  const transport: ChatTransport =
+    transportName === 'ws' ? new WsChatClient(url, key) : new SseChatClient(url, key);
   const session = new ChatSession({
     transport,
     env,
@@ -177,7 +182,7 @@ class ChatSession {
 
   /** One message per line on a fresh conversation, until EOF (Ctrl-D) or a quitting Ctrl-C. */
   async repl(where: string): Promise<number> {
-    const conversationId = `chat_${randomBytes(12).toString('base64url')}`;
+    const conversationId = `chat_${randomBytes(16).toString('base64url')}`;
     const tty = process.stdin.isTTY === true;
     const rl = createInterface({
       input: process.stdin,

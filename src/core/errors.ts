@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'payload_too_large',
   'conflict',
   'limit_exceeded',
+  'quota_exceeded',
+  'unsupported_media_type',
   'rate_limited',
   'upstream_overloaded',
   'upstream_error',
@@ -98,6 +100,19 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     wsClose: 4429,
     description:
       'A relay limit was hit (streams held, streams per client address or connection, conversations, turns per conversation).',
+  },
+  quota_exceeded: {
+    status: 429,
+    retryable: true,
+    wsClose: 4429,
+    description:
+      'A per-key limit (concurrent streams, requests or tokens per minute) is used up; retry after `retry-after`. The upstream was not called.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    wsClose: 1008,
+    description: 'A POST that takes JSON came without `Content-Type: application/json`.',
   },
   rate_limited: {
     status: 429,

@@ -38,6 +38,8 @@ export interface StartEvent {
   type: 'start';
   stream_id: string;
   model: string;
+  /** The stream's conversation (the minted id when the request asked for "new"). */
+  conversation_id?: string;
 }
 export interface TextEvent {
   type: 'text';

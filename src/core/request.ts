@@ -34,7 +34,11 @@ export const streamRequestSchema = z
     metadata: z.looseObject({}).optional(),
     conversation_id: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{1,128}$/, 'use 1-128 letters, digits, "_" or "-"')
+      // Long enough to be unguessable: whoever knows a conversation id may read and extend it.
+      .regex(
+        /^(new|[A-Za-z0-9_-]{22,128})$/,
+        'use 22-128 letters, digits, "_" or "-" (long enough to be unguessable), or "new" to have the relay mint one',
+      )
       .optional(),
     on_disconnect: z.enum(['grace', 'abort']).optional(),
   })

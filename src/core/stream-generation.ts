@@ -94,7 +94,13 @@ export class StreamGeneration {
     this.ended = new Promise((resolve) => {
       this.resolveEnded = resolve;
     });
-    this.log.append({ type: 'start', stream_id: this.id, model: this.model });
+    const conversationId = init.request.conversation_id;
+    this.log.append({
+      type: 'start',
+      stream_id: this.id,
+      model: this.model,
+      ...(conversationId === undefined ? {} : { conversation_id: conversationId }),
+    });
     // Nobody is attached yet (a detached start waits for its EventSource): the grace clock runs.
     this.startGrace();
     if (init.config.maxDurationMs > 0) {

@@ -7,7 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { RelayError, shuttingDown } from './errors.js';
+import { checkRequestPolicy, type Lease, type Limiter, UNLIMITED } from './limiter.js';
 import { MemoryStreamStore } from './memory-stream-store.js';
+import { type Limits, NO_LIMITS } from './principal.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
 import { StreamGeneration, type StreamOutcome } from './stream-generation.js';
@@ -37,7 +39,7 @@ export interface ConversationHooks {
 }
 
 export interface CreateOptions {
-  /** Who may read, resume and cancel the stream (the client's identity; "anonymous" without auth). */
+  /** Who may read, resume and cancel the stream (the principal's id; "anonymous" without auth). */
   readonly owner: string;
   /** `anthropic-beta` names to forward upstream (the header on HTTP, `anthropic_beta` on a WS start). */
   readonly betas?: readonly string[];
@@ -46,6 +48,8 @@ export interface CreateOptions {
    * periods included, count against `maxStreamsPerAddress` until each ends.
    */
   readonly address?: string;
+  /** The owner's limits, enforced through the registry's limiter before the upstream is called. */
+  readonly limits?: Limits;
 }
 
 /** Called whenever a stream generated here ends; the metrics and tests listen here. */
@@ -63,6 +67,9 @@ export class StreamRegistry {
   private readonly endWaiters: (() => void)[] = [];
   /** Running streams per creator address (only while `maxStreamsPerAddress` is set). */
   private readonly runningByAddress = new Map<string, number>();
+  private readonly limiter: Limiter;
+  /** Each running stream's quota lease, settled with its real usage when it ends. */
+  private readonly leases = new WeakMap<StreamGeneration, Lease>();
   private closing = false;
   private drainStarted = false;
 
@@ -72,8 +79,10 @@ export class StreamRegistry {
     conversations?: ConversationHooks;
     /** Default: the in-memory store. */
     store?: StreamStore;
+    limiter?: Limiter;
   }) {
     this.upstream = deps.upstream;
+    this.limiter = deps.limiter ?? UNLIMITED;
     this.config = deps.config;
     this.conversations = deps.conversations;
     this.store =
@@ -107,7 +116,8 @@ export class StreamRegistry {
   }
 
   /** Starts a generation. Its `start` event is in the log before this resolves. */
-  async create(req: StreamRequest, options: CreateOptions): Promise<StreamHandle> {
+  async create(request: StreamRequest, options: CreateOptions): Promise<StreamHandle> {
+    const req = mintConversation(request);
     if (this.draining) throw shuttingDown();
     if (this.store.size >= this.config.maxStreams) this.store.evictIdle();
     if (this.store.size >= this.config.maxStreams) {
@@ -116,17 +126,26 @@ export class StreamRegistry {
         `the relay holds its maximum of ${this.config.maxStreams} streams`,
       );
     }
+    const limits = options.limits ?? NO_LIMITS;
+    const maxTokens = req.max_tokens ?? this.config.defaultMaxTokens;
+    checkRequestPolicy(limits, req.model ?? this.config.defaultModel, maxTokens);
+    const lease = await this.limiter.acquire(options.owner, limits, maxTokens);
     const conversationId = req.conversation_id;
     let history: readonly MessageParam[] = [];
     let system: SystemParam | undefined;
     if (conversationId !== undefined) {
-      if (this.conversations === undefined) {
-        throw new RelayError(
-          'invalid_request',
-          'conversation_id: conversations are not enabled on this relay',
-        );
+      try {
+        if (this.conversations === undefined) {
+          throw new RelayError(
+            'invalid_request',
+            'conversation_id: conversations are not enabled on this relay',
+          );
+        }
+        ({ history, system } = await this.conversations.begin(conversationId, req, options.owner));
+      } catch (err) {
+        lease.settle(0);
+        throw err;
       }
-      ({ history, system } = await this.conversations.begin(conversationId, req, options.owner));
     }
     const upstreamReq = toUpstreamRequest(
       system === undefined ? req : { ...req, system },
@@ -148,6 +167,7 @@ export class StreamRegistry {
         this.onGenerationEnd(g);
       },
     });
+    this.leases.set(generation, lease);
     let handle: StreamHandle;
     try {
       handle = await this.store.add(generation);
@@ -259,6 +279,9 @@ export class StreamRegistry {
 
   private onGenerationEnd(generation: StreamGeneration): void {
     const conversationId = generation.request.conversation_id;
+    const { input_tokens, output_tokens } = generation.usage;
+    this.leases.get(generation)?.settle(input_tokens + output_tokens);
+    this.leases.delete(generation);
     if (conversationId !== undefined && this.conversations !== undefined) {
       try {
         this.conversations.finish(conversationId, generation.request, generation.owner, generation.outcome());
@@ -269,6 +292,19 @@ export class StreamRegistry {
     for (const listener of this.endListeners) listener(generation);
     for (const resolve of this.endWaiters.splice(0)) resolve();
   }
+}
+
+/** 128 random bits, URL-safe, like stream ids: a conversation id is a capability too. */
+export function newConversationId(): string {
+  return `conv_${randomBytes(16).toString('base64url')}`;
+}
+
+/**
+ * `conversation_id: "new"` asks the relay to mint one; the client learns it from the `start` event
+ * (and, over HTTP, the `X-Conversation-Id` header). Any other request is returned as it is.
+ */
+export function mintConversation(req: StreamRequest): StreamRequest {
+  return req.conversation_id === 'new' ? { ...req, conversation_id: newConversationId() } : req;
 }
 
 /** 128 random bits, URL-safe: unguessable, so an id is a capability to read and cancel. */

@@ -18,12 +18,15 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import type { ApiCall, ApiPassthrough } from '../core/api-passthrough.js';
 import { RelayError, shuttingDown } from '../core/errors.js';
+import { checkRequestPolicy, type Lease, type Limiter } from '../core/limiter.js';
 import type { PassthroughCalls } from '../core/passthrough-calls.js';
+import type { Principal } from '../core/principal.js';
 import type { SecretScrubber } from '../core/secret-scrubber.js';
 import { sleep } from '../core/signals.js';
 import { answerErrorsAs } from './error-answers.js';
 import { readJsonBody } from './http-body.js';
 import { type PassthroughDeadlineSettings, PassthroughDeadlines } from './passthrough-deadlines.js';
+import { PassthroughUsage } from './passthrough-usage.js';
 import type { RelayApp, RelayEnv } from './relay-env.js';
 
 export interface AnthropicCompatDeps {
@@ -36,6 +39,10 @@ export interface AnthropicCompatDeps {
   readonly scrubber: SecretScrubber;
   /** Deadlines for streaming calls (`"stream": true`), as for relay streams. */
   readonly deadlines: PassthroughDeadlineSettings;
+  /** `/v1/messages` counts against the principal's limits like any stream. */
+  readonly limiter: Limiter;
+  /** What a request without `max_tokens` reserves (the upstream will refuse it anyway). */
+  readonly defaultMaxTokens: number;
 }
 
 type Ctx = Context<RelayEnv>;
@@ -95,12 +102,15 @@ async function forward(
   let piping = false;
   let release: (() => void) | undefined;
   let deadlines: PassthroughDeadlines | undefined;
+  let lease: Lease | undefined;
+  const usage = new PassthroughUsage();
   try {
     release = calls?.open(() => {
       stop.abort();
       if (!piping) controller.abort();
     });
     const body = method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes) : undefined;
+    if (path === '/v1/messages' && body !== undefined) lease = await admit(c.var.principal, body, deps);
     const call: ApiCall = {
       method,
       path,
@@ -123,7 +133,8 @@ async function forward(
     }
     piping = true;
     const guards = { scrubber: deps.scrubber, deadlines };
-    if (await pipe(answer, outgoing, controller.signal, stop.signal, guards)) controller.abort();
+    const observe = (chunk: Uint8Array): void => usage.observe(chunk);
+    if (await pipe(answer, outgoing, controller.signal, stop.signal, guards, observe)) controller.abort();
     return RESPONSE_ALREADY_SENT;
   } catch (err) {
     // The drain's deadline came before the answer began: it is refused like a new call.
@@ -143,7 +154,20 @@ async function forward(
     deadlines?.dispose();
     outgoing.off('close', onClose);
     release?.();
+    lease?.settle(usage.total);
   }
+}
+
+/** The principal's limits for one `/v1/messages` call: checked and taken before the upstream is called. */
+function admit(
+  principal: Principal,
+  body: Record<string, unknown>,
+  deps: AnthropicCompatDeps,
+): Promise<Lease> {
+  const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : deps.defaultMaxTokens;
+  const model = typeof body.model === 'string' ? body.model : '';
+  checkRequestPolicy(principal.limits, model, maxTokens);
+  return deps.limiter.acquire(principal.id, principal.limits, maxTokens);
 }
 
 async function readObjectBody(
@@ -188,6 +212,7 @@ async function pipe(
   signal: AbortSignal,
   stop: AbortSignal,
   guards: { readonly scrubber: SecretScrubber; readonly deadlines: PassthroughDeadlines | undefined },
+  observe: (chunk: Uint8Array) => void,
 ): Promise<boolean> {
   const { scrubber, deadlines } = guards;
   const isSse = answer.headers.get('content-type')?.startsWith('text/event-stream') === true;
@@ -235,6 +260,7 @@ async function pipe(
       deadlines?.chunk(raw);
       const value = body.push(raw);
       if (value.byteLength === 0) continue;
+      observe(value);
       if (stop.aborted && isSse) {
         const cut = firstEventEnd(value, endsWithNewline);
         if (cut !== -1) {

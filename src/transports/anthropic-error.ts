@@ -10,6 +10,7 @@ const ANTHROPIC_ERROR_TYPES: Partial<Record<ErrorCode, string>> = {
   payload_too_large: 'request_too_large',
   rate_limited: 'rate_limit_error',
   limit_exceeded: 'rate_limit_error',
+  quota_exceeded: 'rate_limit_error',
   upstream_overloaded: 'overloaded_error',
   upstream_timeout: 'timeout_error',
   // Temporary, and SDKs retry it: the same type the drain's `error` event carries.

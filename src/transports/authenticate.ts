@@ -7,25 +7,36 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
+import { ANONYMOUS, type Principal } from '../core/principal.js';
 import type { RelayEnv } from './relay-env.js';
 
-export interface Principal {
-  /** Stable id: owns streams and conversations. */
-  readonly id: string;
-}
+export type { Principal } from '../core/principal.js';
 
 /** Decides the principal of a request (HTTP or WebSocket upgrade); throws `unauthorized`. */
 export type Authenticate = (req: IncomingMessage) => Promise<Principal>;
 
-export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous' });
-
 /** Every client is the same anonymous principal (no keys configured). */
 export const authenticateAnonymous: Authenticate = () => Promise.resolve(ANONYMOUS);
 
-/** Sets `c.var.principal` for every route; a refusal is thrown to the app's `onError`. */
+/**
+ * Routes anyone may call: liveness and readiness (probes), metrics (behind its own token), and the
+ * demo page's static files (the page then asks for a key).
+ */
+export function isPublicPath(path: string): boolean {
+  return (
+    path === '/health' || path === '/ready' || path === '/metrics' || path === '/' || path.startsWith('/web/')
+  );
+}
+
+/** Sets `c.var.principal` for every route but the public ones; a refusal goes to the app's `onError`. */
 export function authenticateRequests(authenticate: Authenticate): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
-    c.set('principal', await authenticate(c.env.incoming));
+    c.set('principal', isPublicPath(c.req.path) ? ANONYMOUS : await authenticate(c.env.incoming));
     await next();
   };
+}
+
+/** The registry's create options for a stream the principal starts: it owns it, under its limits. */
+export function ownedBy(principal: Principal): { owner: string; limits: Principal['limits'] } {
+  return { owner: principal.id, limits: principal.limits };
 }

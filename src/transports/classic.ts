@@ -11,6 +11,7 @@ import { assertNever } from '../core/events.js';
 import { describeIssues } from '../core/request.js';
 import type { LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
+import { ownedBy } from './authenticate.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
 import { addressKey } from './remote-address.js';
@@ -45,7 +46,7 @@ export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
         ...(model === undefined ? {} : { model }),
         ...(max_tokens === undefined ? {} : { max_tokens }),
       },
-      { owner: c.var.principal.id, address: addressKey(incoming.socket.remoteAddress) },
+      { ...ownedBy(c.var.principal), address: addressKey(incoming.socket.remoteAddress) },
     );
     streamToSse(outgoing, stream, 0, {
       encode: classicFrames,

@@ -10,14 +10,9 @@ import type { Logger } from '../logger.js';
 import { anthropicErrorResponse } from './anthropic-error.js';
 import { errorResponse } from './http-errors.js';
 import { openaiErrorResponse } from './openai/errors.js';
-import type { RelayEnv } from './relay-env.js';
+import type { ErrorShape, RelayEnv } from './relay-env.js';
 
-/**
- * `relay`: `{"error": {"code", "message"}}` (the relay's routes and the classic tutorial route);
- * `anthropic`: `{"type":"error","error":{"type","message"}}` (the Anthropic-compatible routes);
- * `openai`: `{"error":{"message","type","param","code"}}` (the OpenAI-compatible routes).
- */
-export type ErrorShape = 'relay' | 'anthropic' | 'openai';
+export type { ErrorShape } from './relay-env.js';
 
 /** Marks the routes it is mounted on as answering errors in `shape`; mount it before auth. */
 export function answerErrorsAs(shape: ErrorShape): MiddlewareHandler<RelayEnv> {

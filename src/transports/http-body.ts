@@ -7,6 +7,7 @@ import { RelayError } from '../core/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepMessage } from '../core/json-depth.js';
 
 export async function readJsonBody(incoming: IncomingMessage, limitBytes: number): Promise<unknown> {
+  requireJsonContentType(incoming.headers['content-type']);
   const declared = Number(incoming.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
   const chunks: Buffer[] = [];
@@ -34,4 +35,18 @@ export async function readJsonBody(incoming: IncomingMessage, limitBytes: number
 
 function tooLarge(limit: number): RelayError {
   return new RelayError('payload_too_large', `the request body is over the ${limit}-byte limit`);
+}
+
+/**
+ * A JSON body must say so. Beyond clarity this closes a hole: `text/plain` is a CORS "simple"
+ * request, which any web page can send cross-site without a preflight.
+ */
+function requireJsonContentType(contentType: string | undefined): void {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/json' || (type?.startsWith('application/') === true && type.endsWith('+json')))
+    return;
+  throw new RelayError(
+    'unsupported_media_type',
+    `send the JSON body with Content-Type: application/json (got ${contentType === undefined ? 'none' : `"${contentType.slice(0, 100)}"`})`,
+  );
 }

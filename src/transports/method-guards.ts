@@ -16,6 +16,7 @@ const ROUTES: readonly (readonly [string, string])[] = [
   ['/v1/models', 'GET'],
   ['/v1/chat/completions', 'POST'],
   ['/v1/conversations/:id', 'GET, DELETE'],
+  ['/v1/tickets', 'POST'],
   ['/chat/stream', 'POST'],
   ['/health', 'GET'],
   ['/metrics', 'GET'],

@@ -4,8 +4,14 @@
  */
 import type { HttpBindings } from '@hono/node-server';
 import type { Hono } from 'hono';
-import type { Principal } from './authenticate.js';
-import type { ErrorShape } from './error-answers.js';
+import type { Principal } from '../core/principal.js';
+
+/**
+ * `relay`: `{"error": {"code", "message"}}` (the relay's routes and the classic tutorial route);
+ * `anthropic`: `{"type":"error","error":{"type","message"}}` (the Anthropic-compatible routes);
+ * `openai`: `{"error":{"message","type","param","code"}}` (the OpenAI-compatible routes).
+ */
+export type ErrorShape = 'relay' | 'anthropic' | 'openai';
 
 export interface RelayEnv {
   Bindings: HttpBindings;

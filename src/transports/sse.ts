@@ -4,7 +4,8 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { RelayError } from '../core/errors.js';
 import { parseAnthropicBeta, parseStreamRequest } from '../core/request.js';
-import type { StreamRegistry } from '../core/streams.js';
+import { mintConversation, type StreamRegistry } from '../core/streams.js';
+import { ownedBy } from './authenticate.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
 import { addressKey } from './remote-address.js';
@@ -23,22 +24,36 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
 
   app.post('/v1/streams', async (c) => {
     const { incoming, outgoing } = c.env;
-    const req = parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes));
+    // Minted here (not only in the registry) so this answer can name the new conversation.
+    const req = mintConversation(parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes)));
     const betas = parseAnthropicBeta(c.req.header('anthropic-beta'));
     const stream = await registry.create(req, {
-      owner: c.var.principal.id,
+      ...ownedBy(c.var.principal),
       ...(betas === undefined ? {} : { betas }),
       address: addressKey(c.env.incoming.socket.remoteAddress),
     });
+    const conversationId = req.conversation_id;
+    const conversation = conversationId === undefined ? {} : { conversation_id: conversationId };
     if (wantsJson(c.req.header('accept'))) {
       const base = `/v1/streams/${stream.id}`;
       return c.json(
-        { stream_id: stream.id, events_url: `${base}/events`, cancel_url: `${base}/cancel` },
+        {
+          stream_id: stream.id,
+          events_url: `${base}/events`,
+          cancel_url: `${base}/cancel`,
+          ...conversation,
+        },
         201,
         { location: base },
       );
     }
-    streamToSse(outgoing, stream, 0, { ...sse, headers: { 'x-stream-id': stream.id } });
+    streamToSse(outgoing, stream, 0, {
+      ...sse,
+      headers: {
+        'x-stream-id': stream.id,
+        ...(conversationId === undefined ? {} : { 'x-conversation-id': conversationId }),
+      },
+    });
     return RESPONSE_ALREADY_SENT;
   });
 

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
 import { RelayError, toRelayError } from '../core/errors.js';
 import { assertNever } from '../core/events.js';
+import type { Principal } from '../core/principal.js';
 import type { StreamHandle } from '../core/stream-handle.js';
 import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
@@ -27,8 +28,8 @@ import {
 
 export interface WsConnectionOptions {
   readonly registry: StreamRegistry;
-  /** The client identity taken at upgrade time; it owns the streams started here. */
-  readonly owner: string;
+  /** The principal authenticated at upgrade time; it owns the streams started here. */
+  readonly principal: Principal;
   /** Cursors pause while the socket holds more than this. */
   readonly highWaterBytes: number;
   /** A write that leaves more than this in the socket's buffer closes the connection (4008). */
@@ -204,7 +205,8 @@ export class WsConnection {
     this.starting++;
     try {
       stream = await this.options.registry.create(frame.request, {
-        owner: this.options.owner,
+        owner: this.options.principal.id,
+        limits: this.options.principal.limits,
         ...(frame.anthropic_beta === undefined ? {} : { betas: frame.anthropic_beta }),
         ...(this.options.address === undefined ? {} : { address: this.options.address }),
       });
@@ -247,7 +249,7 @@ export class WsConnection {
   /** The stream if this client owns it; otherwise answers not_found (foreign ids look unknown). */
   private async find(id: string): Promise<StreamHandle | undefined> {
     try {
-      return await this.options.registry.open(id, this.options.owner);
+      return await this.options.registry.open(id, this.options.principal.id);
     } catch (err) {
       this.sendError(this.reportable(err), { stream_id: id });
       return undefined;

@@ -10,6 +10,7 @@ import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, WebSocketServer } from 'ws';
 import { RelayError, toRelayError } from '../core/errors.js';
+import type { Principal } from '../core/principal.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { type Authenticate, authenticateAnonymous } from './authenticate.js';
@@ -21,6 +22,9 @@ export const WS_PATH = '/v1/ws';
 
 /** How long a closing handshake may take before `ws` destroys the socket. */
 const CLOSE_TIMEOUT_MS = 5000;
+
+/** The protocol a client may name in `Sec-WebSocket-Protocol` (with `relay.bearer.<key>`). */
+export const WS_SUBPROTOCOL = 'relay.v1';
 
 /** How long shutdown waits for clients to answer the close handshake before dropping them. */
 const SHUTDOWN_CLOSE_MS = 2000;
@@ -79,6 +83,9 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
     // A peer that does not answer our close frame (it stopped reading) is dropped after this,
     // instead of `ws`'s 30 s, so a closed slow consumer does not keep its buffer that long.
     closeTimeout: CLOSE_TIMEOUT_MS,
+    // A browser that authenticates with `relay.bearer.<key>` also offers `relay.v1`: select that,
+    // so the key is never echoed back in the handshake.
+    handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
   };
   const wss = new WebSocketServer(options);
   const connections = new Set<WsConnection>();
@@ -107,7 +114,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
       return;
     }
     authenticate(req).then(
-      (principal) => upgrade(req, socket, head, principal.id),
+      (principal) => upgrade(req, socket, head, principal),
       (err: unknown) => {
         if (!(err instanceof RelayError)) deps.logger?.error({ err }, 'authentication failed unexpectedly');
         refuse(socket, toRelayError(err));
@@ -115,7 +122,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
     );
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, owner: string): void => {
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): void => {
     // The client may have gone, or shutdown begun, while the credentials were checked.
     if (socket.destroyed) return;
     if (closing !== undefined) {
@@ -125,7 +132,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new WsConnection(ws, socket, {
         registry: deps.registry,
-        owner,
+        principal,
         highWaterBytes: deps.highWaterBytes,
         hardLimitBytes: deps.hardLimitBytes,
         maxMessagesPerSecond: deps.maxMessagesPerSecond,

@@ -2,6 +2,7 @@
  * The page's controller: reads the form, builds the stream request, runs one turn at a time on
  * the chosen transport (or a race), and wires Stop, Drop connection and New chat to it.
  */
+import { ensureKey } from './auth.js';
 import { startRace } from './race.js';
 import { createStreamView } from './stream-view.js';
 import * as eventsource from './transport-eventsource.js';
@@ -202,11 +203,16 @@ for (const chip of document.querySelectorAll('button.chip')) {
 
 setRunning(false);
 showConversation();
-// Ready once the upstream line is filled (or says what it could not read), so tests see it settled.
-showUpstreamInfo({
-  line: byId('upstream-info'),
-  model,
-  suggestions: /** @type {HTMLDataListElement} */ (byId('models')),
-}).finally(() => {
-  document.body.dataset.ready = 'true';
-});
+// Ready once the page knows whether the relay wants a key (and has one if it does), and the
+// upstream line is filled (or says what it could not read), so tests see it settled.
+void ensureKey()
+  .then(() =>
+    showUpstreamInfo({
+      line: byId('upstream-info'),
+      model,
+      suggestions: /** @type {HTMLDataListElement} */ (byId('models')),
+    }),
+  )
+  .finally(() => {
+    document.body.dataset.ready = 'true';
+  });

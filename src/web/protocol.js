@@ -16,6 +16,8 @@
  * `drop()` closes the connection and resumes from the last seq it saw.
  */
 
+import { authHeaders } from './auth.js';
+
 /** Relay event types that end a stream. */
 export const TERMINAL = new Set(['done', 'error', 'cancelled']);
 
@@ -53,7 +55,10 @@ export function sleep(ms) {
  */
 export async function postCancel(streamId) {
   try {
-    await fetch(`/v1/streams/${encodeURIComponent(streamId)}/cancel`, { method: 'POST' });
+    await fetch(`/v1/streams/${encodeURIComponent(streamId)}/cancel`, {
+      method: 'POST',
+      headers: authHeaders(),
+    });
   } catch {
     // unreachable: the stream's connection says so
   }

@@ -6,6 +6,8 @@
  * or when the relay refuses the URL, the page says so instead of retrying forever.
  * Contract: see protocol.js.
  */
+
+import { authHeaders, withTicket } from './auth.js';
 import { failureFromResponse, unreachable } from './failures.js';
 import { DROP_PAUSE_MS, EVENT_TYPES, MAX_RECONNECTS, postCancel, TERMINAL } from './protocol.js';
 
@@ -51,7 +53,9 @@ export function start(request, handlers) {
   /** Closed by the relay (404, 410, 204 …): ask the stream's state to say why. */
   const diagnose = async () => {
     try {
-      const res = await fetch(`/v1/streams/${encodeURIComponent(streamId ?? '')}`);
+      const res = await fetch(`/v1/streams/${encodeURIComponent(streamId ?? '')}`, {
+        headers: authHeaders(),
+      });
       if (!res.ok) return fail(await failureFromResponse(res));
       const snapshot = await res.json();
       fail({
@@ -97,7 +101,7 @@ export function start(request, handlers) {
     try {
       res = await fetch('/v1/streams', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: authHeaders({ 'content-type': 'application/json', accept: 'application/json' }),
         body: JSON.stringify(request),
       });
     } catch (err) {
@@ -109,7 +113,7 @@ export function start(request, handlers) {
     eventsUrl = String(created.events_url);
     handlers.onOpen({ streamId });
     if (cancelWanted) void postCancel(streamId);
-    open(eventsUrl);
+    open(await withTicket(eventsUrl));
   })();
 
   return {
@@ -129,7 +133,7 @@ export function start(request, handlers) {
         reopenTimer = undefined;
         if (finished) return;
         handlers.onResume({ after: lastSeq, how: 'new EventSource ?after=' });
-        open(`${eventsUrl}?after=${lastSeq}`);
+        void withTicket(`${eventsUrl}?after=${lastSeq}`).then(open);
       }, DROP_PAUSE_MS);
       return true;
     },

@@ -4,6 +4,8 @@
  * the last seq read. An unexpected loss resumes the same way, a few times, before giving up.
  * Contract: see protocol.js.
  */
+
+import { authHeaders } from './auth.js';
 import { failureFromResponse, unreachable } from './failures.js';
 import { DROP_PAUSE_MS, MAX_RECONNECTS, postCancel, sleep, TERMINAL } from './protocol.js';
 import { createSseParser } from './sse-parser.js';
@@ -50,11 +52,11 @@ export function start(request, handlers) {
         first
           ? {
               method: 'POST',
-              headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+              headers: authHeaders({ 'content-type': 'application/json', accept: 'text/event-stream' }),
               body: JSON.stringify(request),
               signal,
             }
-          : { headers: { accept: 'text/event-stream', 'last-event-id': String(after) }, signal },
+          : { headers: authHeaders({ accept: 'text/event-stream', 'last-event-id': String(after) }), signal },
       );
     } catch (err) {
       if (dropping) return 'dropped';

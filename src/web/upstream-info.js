@@ -5,6 +5,8 @@
  * The model picker's suggestions come from the same list.
  */
 
+import { authHeaders } from './auth.js';
+
 /**
  * @typedef {{ upstream: string, simulated: boolean, default_model: string }} RelayInfo
  * @typedef {{ id: string, display_name?: string }} ModelInfo
@@ -30,7 +32,7 @@ export async function showUpstreamInfo({ line, model, suggestions }) {
     getJson('/web/info.json'),
     // anthropic-version: the upstream's own list (display names); without it the relay answers
     // OpenAI's shape for OpenAI clients.
-    getJson('/v1/models?limit=100', { 'anthropic-version': '2023-06-01' }),
+    getJson('/v1/models?limit=100', authHeaders({ 'anthropic-version': '2023-06-01' })),
   ]);
   if (infoResult.status === 'fulfilled') info = infoResult.value;
   if (modelsResult.status === 'fulfilled' && Array.isArray(modelsResult.value?.data)) {

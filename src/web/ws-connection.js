@@ -13,6 +13,8 @@
  * @property {(info: { code: number, reason: string, deliberate: boolean }) => void} onSocketClosed
  */
 
+import { withTicket } from './auth.js';
+
 /** @type {WebSocket | undefined} */
 let socket;
 /** @type {Promise<WebSocket> | undefined} */
@@ -50,8 +52,15 @@ function dispatch(data) {
 /** @returns {Promise<WebSocket>} an open socket (the current one, or a new one) */
 export function connect() {
   if (socket !== undefined && socket.readyState === WebSocket.OPEN) return Promise.resolve(socket);
-  opening ??= new Promise((resolve, reject) => {
-    const ws = new WebSocket(url());
+  // A ticket is single-use: every new socket gets its own.
+  opening ??= withTicket(url()).then((address) => openSocket(address));
+  return opening;
+}
+
+/** @param {string} address @returns {Promise<WebSocket>} */
+function openSocket(address) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(address);
     let opened = false;
     ws.addEventListener('open', () => {
       opened = true;
@@ -71,7 +80,6 @@ export function connect() {
       for (const handle of [...handles]) handle.onSocketClosed(info);
     });
   });
-  return opening;
 }
 
 /** Sends one protocol message, opening the socket first if needed. @param {object} message */

@@ -15,8 +15,15 @@ export class SseChatClient implements ChatTransport {
   private readonly url: string;
   private streamId: string | undefined;
 
-  constructor(url: string) {
+  /** Sent as x-api-key when the relay requires a key. */
+  private readonly key: string | undefined;
+
+  constructor(url: string, key?: string) {
     this.url = url;
+    this.key = key;
+  }
+  private auth(): Record<string, string> {
+    return this.key === undefined ? {} : { 'x-api-key': this.key };
   }
 
   async ask(
@@ -28,7 +35,7 @@ export class SseChatClient implements ChatTransport {
     try {
       res = await fetch(`${this.url}/v1/streams`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...this.auth() },
         body: JSON.stringify(request),
         signal,
       });
@@ -53,7 +60,10 @@ export class SseChatClient implements ChatTransport {
 
   async cancel(): Promise<void> {
     if (this.streamId === undefined) return;
-    const res = await fetch(`${this.url}/v1/streams/${this.streamId}/cancel`, { method: 'POST' });
+    const res = await fetch(`${this.url}/v1/streams/${this.streamId}/cancel`, {
+      method: 'POST',
+      headers: this.auth(),
+    });
     if (!res.ok) throw await errorFromResponse(res);
     await res.body?.cancel();
   }

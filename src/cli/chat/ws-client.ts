@@ -15,8 +15,12 @@ export class WsChatClient implements ChatTransport {
   private streamId: string | undefined;
   private refs = 0;
 
-  constructor(url: string) {
+  /** Sent as x-api-key on the upgrade when the relay requires a key. */
+  private readonly key: string | undefined;
+
+  constructor(url: string, key?: string) {
     this.url = url;
+    this.key = key;
   }
 
   async ask(
@@ -102,7 +106,7 @@ export class WsChatClient implements ChatTransport {
     if (this.socket !== undefined) return this.socket;
     const connecting = new Promise<WebSocket>((resolve, reject) => {
       const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/ws`;
-      const ws = new WebSocket(wsUrl);
+      const ws = new WebSocket(wsUrl, this.key === undefined ? {} : { headers: { 'x-api-key': this.key } });
       const onError = (err: Error): void => {
         this.socket = undefined;
         reject(unreachable(this.url, err));

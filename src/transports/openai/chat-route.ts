@@ -13,6 +13,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { assertNever, type RelayEvent } from '../../core/events.js';
 import type { StreamHandle, StreamRegistry } from '../../core/streams.js';
+import { ownedBy } from '../authenticate.js';
 import { readJsonBody } from '../http-body.js';
 import type { RelayApp } from '../relay-env.js';
 import { addressKey } from '../remote-address.js';
@@ -38,7 +39,7 @@ export function registerOpenAIChatRoute(app: RelayApp, deps: OpenAIChatDeps): vo
     const body = await readJsonBody(incoming, deps.bodyLimitBytes);
     const call = toChatCall(body, { maxTokens: deps.defaultMaxTokens });
     const stream = await deps.registry.create(call.request, {
-      owner: c.var.principal.id,
+      ...ownedBy(c.var.principal),
       address: addressKey(incoming.socket.remoteAddress),
     });
     const meta: CompletionMeta = {

@@ -48,6 +48,8 @@ const TYPES: { readonly [C in ErrorCode]: string } = {
   payload_too_large: 'invalid_request_error',
   conflict: 'invalid_request_error',
   limit_exceeded: 'rate_limit_error',
+  quota_exceeded: 'rate_limit_error',
+  unsupported_media_type: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
   upstream_overloaded: 'server_error',
   upstream_error: 'server_error',
