@@ -252,7 +252,9 @@ describe('drain with /v1/messages streams (official Anthropic SDK)', () => {
     const longs = Array.from({ length: 5 }, (_, i) => open(`long ${i} ${LONG}`));
     const short = open(`short ${SHORT}`);
     const texts = longs.map(() => ({ n: 0 }));
-    longs.forEach((s, i) => s.on('text', () => texts[i]!.n++));
+    longs.forEach((s, i) => {
+      s.on('text', () => texts[i]!.n++);
+    });
     let shortTexts = 0;
     short.on('text', () => shortTexts++);
     await until(() => texts.every((t) => t.n > 0) && shortTexts > 0, 20_000, 'tokens on every stream');
