@@ -38,7 +38,7 @@ describe('the README tells the truth', () => {
     );
     expect(commands.length).toBeGreaterThan(2);
     for (const command of commands)
-      expect(['serve', 'simulate-upstream', 'chat', 'bench']).toContain(command);
+      expect(['serve', 'simulate-upstream', 'chat', 'bench', 'keys']).toContain(command);
   });
 
   it('sets up tests with the one script that CI runs too, and names the opt-out variable', () => {
