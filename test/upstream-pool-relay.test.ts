@@ -319,7 +319,7 @@ describe('routing', () => {
     const { relay } = await startPoolRelay([{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
     for (let c = 0; c < 3; c++) {
       const tag = tagged();
-      const conversation_id = `conv-${tag}`;
+      const conversation_id = `conversation-${tag}`; // ≥ 22 characters: unguessable
       for (let turn = 0; turn < 5; turn++) {
         const { events } = await stream(relay, `${tag} turn ${turn}`, { conversation_id });
         expect(types(events).at(-1)).toBe('done');
