@@ -72,7 +72,16 @@ describe('relay chat', () => {
   it('prints every flag and environment variable with --help', async () => {
     const run = chat(['--help']);
     expect(await run.exit).toBe(0);
-    for (const word of ['--transport', '--url', '--model', '--system', '--help', 'RELAY_URL', 'NO_COLOR']) {
+    for (const word of [
+      '--transport',
+      '--url',
+      '--model',
+      '--system',
+      '--thinking',
+      '--help',
+      'RELAY_URL',
+      'NO_COLOR',
+    ]) {
       expect(run.out.stdout).toContain(word);
     }
   });
@@ -90,6 +99,55 @@ describe('relay chat', () => {
       (r) => r.prompt?.includes('chat-one-shot') === true,
     );
     expect((record.body as { system?: unknown }).system).toBe('be brief');
+  });
+
+  it('--thinking prints the thinking before the answer and asks for it; without it no thinking is shown', async () => {
+    const run = chat([
+      '--url',
+      relay.url,
+      '--thinking',
+      'chat-think [[sim thinking=1 redacted_thinking=1 tokens=6]]',
+    ]);
+    expect(await run.exit).toBe(0);
+    const lines = run.out.stdout.split('\n');
+    expect(lines[0]).toMatch(/^thinking: \S/);
+    expect(run.out.stdout).toContain('[redacted thinking]');
+    const record = await relay.simulated!.records.waitFor((r) => r.prompt?.includes('chat-think') === true);
+    expect((record.body as { thinking?: unknown }).thinking).toEqual({
+      type: 'enabled',
+      budget_tokens: 1024,
+    });
+
+    const plain = chat(['--url', relay.url, 'chat-no-think [[sim thinking=1 redacted_thinking=1 tokens=6]]']);
+    expect(await plain.exit).toBe(0);
+    expect(plain.out.stdout).not.toContain('thinking');
+  });
+
+  it.each(['sse', 'ws'])(
+    'prints citations as numbered footnotes and what the web search did, over %s',
+    async (transport) => {
+      const run = chat([
+        '--transport',
+        transport,
+        '--url',
+        relay.url,
+        'chat-cite relays [[sim web_search=1 tokens=6]]',
+      ]);
+      expect(await run.exit).toBe(0);
+      const out = run.out.stdout;
+      expect(out).toMatch(/\[web search for “[^”]+”: 3 results\]/);
+      // Two citations from two sources: markers in the answer, one footnote each after it.
+      expect(out).toContain('[1][2]');
+      expect(out).toMatch(/^\[1\] About .+ — https:\/\/example\.com\/.+$/m);
+      expect(out).toMatch(/^\[2\] About .+ — https:\/\/example\.com\/.+$/m);
+      expect(out.trimEnd().split('\n').at(-1)).toMatch(STATS);
+    },
+  );
+
+  it('says when Claude declined to answer, with the refusal category', async () => {
+    const run = chat(['--url', relay.url, 'chat-refuse [[sim refusal=cyber tokens=9]]']);
+    expect(await run.exit).toBe(0);
+    expect(run.out.stdout).toContain('(Claude declined to answer: cyber)');
   });
 
   it('streams a one-shot answer over WebSocket', async () => {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { dimmer, statsLine } from './chat/render.js';
+import { dimmer, Footnotes, statsLine } from './chat/render.js';
 import { SseChatClient } from './chat/sse-client.js';
 import { ChatError, type ChatRequest, type ChatTransport } from './chat/transport.js';
 import { WsChatClient } from './chat/ws-client.js';
@@ -27,6 +27,8 @@ Flags:
   --model NAME        model to ask for (default: the relay's RELAY_DEFAULT_MODEL)
   --system TEXT       system prompt
   --key KEY           relay key, when the relay requires one (env RELAY_KEY)
+  --thinking          show the model's extended thinking, dimmed, before the answer (and a
+                      marker for redacted thinking); asks for thinking with a 1024-token budget
   -h, --help          this text
 
 Keys: Ctrl-C during an answer cancels it on the relay and prints the usage receipt; Ctrl-C again,
@@ -34,6 +36,8 @@ Ctrl-C at the prompt, or Ctrl-D quits.
 
 After each answer one line shows time to first token, tokens per second and usage (input/output
 tokens; "estimated" when the upstream's final count never arrived). It is dimmed on a terminal.
+Citations (web search, documents) appear as [n] in the answer and as footnotes after it; server
+tools show what they did ("searched the web for …", the number of results); a refusal says so.
 
 Environment variables:
   RELAY_URL   the relay's base URL when --url is not given
@@ -54,6 +58,7 @@ export async function runChat(argv: string[], env: NodeJS.ProcessEnv): Promise<n
       model: { type: 'string' },
       system: { type: 'string' },
       key: { type: 'string' },
+      thinking: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -76,6 +81,7 @@ export async function runChat(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     env,
     ...(values.model === undefined ? {} : { model: values.model }),
     ...(values.system === undefined ? {} : { system: values.system }),
+    thinking: values.thinking === true,
   });
   const prompt = positionals.join(' ').trim();
   try {
@@ -92,6 +98,8 @@ interface SessionOptions {
   readonly env: NodeJS.ProcessEnv;
   readonly model?: string;
   readonly system?: string;
+  /** Ask for extended thinking and print it dimmed. */
+  readonly thinking: boolean;
 }
 
 /** The chat loop over any transport, and the one place Ctrl-C is decided. */
@@ -100,6 +108,7 @@ class ChatSession {
   private readonly model: string | undefined;
   private readonly system: string | undefined;
   private readonly dim: (text: string) => string;
+  private readonly thinking: boolean;
   private inFlight: { readonly controller: AbortController; cancelling: boolean } | undefined;
   private quitting = false;
   /** Set by the REPL: ends its line loop. */
@@ -110,6 +119,7 @@ class ChatSession {
     this.model = options.model;
     this.system = options.system;
     this.dim = dimmer(process.stdout.isTTY === true, options.env);
+    this.thinking = options.thinking;
     // Ours, not the default exit: with stdin piped (no readline raw mode) Ctrl-C arrives as a signal.
     process.on('SIGINT', this.onInterrupt);
   }
@@ -124,6 +134,7 @@ class ChatSession {
       ...turn,
       ...(this.model === undefined ? {} : { model: this.model }),
       ...(this.system === undefined ? {} : { system: this.system }),
+      ...(this.thinking ? { thinking: { type: 'enabled', budget_tokens: 1024 }, max_tokens: 4096 } : {}),
     };
     const controller = new AbortController();
     this.inFlight = { controller, cancelling: false };
@@ -135,6 +146,17 @@ class ChatSession {
       process.stdout.write(text);
       lineOpen = !text.endsWith('\n');
     };
+    /** A note on a line of its own, dimmed. */
+    const note = (text: string): void => out(this.dim(`${lineOpen ? '\n' : ''}${text}\n`));
+    const footnotes = new Footnotes();
+    /** The block index whose thinking is being printed, so the answer starts on a new line. */
+    let thinkingAt: number | undefined;
+    const endThinking = (): void => {
+      if (thinkingAt === undefined) return;
+      thinkingAt = undefined;
+      out('\n\n');
+    };
+    const searches = new Map<number, string>();
     try {
       const terminal = await this.transport.ask(
         request,
@@ -142,15 +164,40 @@ class ChatSession {
           switch (event.type) {
             case 'text':
               firstTokenAt ??= performance.now();
+              endThinking();
               out(event.text);
               break;
             case 'thinking':
+              firstTokenAt ??= performance.now();
+              if (!this.thinking) break;
+              if (thinkingAt !== event.index) {
+                endThinking();
+                out(this.dim('thinking: '));
+                thinkingAt = event.index;
+              }
+              out(this.dim(event.text));
+              break;
             case 'tool_input':
               firstTokenAt ??= performance.now();
+              if (searches.has(event.index))
+                searches.set(event.index, searches.get(event.index) + event.partial_json);
               break;
             case 'tool_use':
               firstTokenAt ??= performance.now();
-              out(this.dim(`${lineOpen ? '\n' : ''}[tool call: ${event.name}]\n`));
+              endThinking();
+              if (event.kind === 'client') note(`[tool call: ${event.name}]`);
+              else searches.set(event.index, '');
+              break;
+            case 'citation':
+              out(this.dim(footnotes.cite(event.citation)));
+              break;
+            case 'block':
+              firstTokenAt ??= performance.now();
+              endThinking();
+              {
+                const line = describeBlock(event.block, searches, this.thinking);
+                if (line !== '') note(line);
+              }
               break;
             case 'retry':
               process.stderr.write(
@@ -164,6 +211,12 @@ class ChatSession {
         controller.signal,
       );
       if (lineOpen) out('\n');
+      const notes = footnotes.render();
+      if (notes !== '') out(this.dim(notes));
+      if (terminal.type === 'done' && terminal.stop_reason === 'refusal') {
+        const category = terminal.stop_details?.category;
+        note(`(Claude declined to answer${typeof category === 'string' ? `: ${category}` : ''})`);
+      }
       out(`${this.dim(statsLine(terminal, { sentAt, firstTokenAt, endedAt: performance.now() }))}\n`);
       if (terminal.type === 'error') process.stderr.write(`error ${terminal.code}: ${terminal.message}\n`);
       return terminal.type === 'error' ? 'failed' : terminal.type;
@@ -248,4 +301,32 @@ function baseUrl(raw: string): string {
 /** Coded like node's own parseArgs errors, so the CLI prints it as a usage error (exit 2). */
 function usageError(message: string): Error {
   return Object.assign(new TypeError(message), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+}
+
+/**
+ * One line about a block the answer does not print as text: what a server tool did (with the
+ * search query its call streamed), or that thinking was redacted.
+ */
+function describeBlock(
+  block: Readonly<Record<string, unknown>>,
+  searches: ReadonlyMap<number, string>,
+  showThinking: boolean,
+): string {
+  if (block.type === 'redacted_thinking') return showThinking ? '[redacted thinking]' : '';
+  if (typeof block.type === 'string' && block.type.endsWith('_tool_result')) {
+    const results = Array.isArray(block.content) ? `${block.content.length} results` : 'done';
+    const query = [...searches.values()].map(queryOf).find((q) => q !== undefined);
+    const tool = block.type.replace(/_tool_result$/, '').replaceAll('_', ' ');
+    return `[${tool}${query === undefined ? '' : ` for “${query}”`}: ${results}]`;
+  }
+  return `[${String(block.type)}]`;
+}
+
+function queryOf(json: string): string | undefined {
+  try {
+    const input = JSON.parse(json) as { query?: unknown };
+    return typeof input.query === 'string' ? input.query : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -36,3 +36,48 @@ export function statsLine(terminal: TerminalEvent, timing: Timing): string {
   parts.push(formatUsage(terminal.usage));
   return parts.join(' · ');
 }
+
+/**
+ * Citations as footnotes: each distinct source (a URL, or a cited document) gets a number the
+ * first time it is cited; the answer shows `[n]` where the citation arrived, and the footnotes
+ * follow the answer.
+ */
+export class Footnotes {
+  private readonly sources = new Map<string, { n: number; line: string }>();
+
+  /** The marker for one citation event's `citation` object. */
+  cite(citation: Readonly<Record<string, unknown>>): string {
+    const { key, line } = describeSource(citation);
+    let source = this.sources.get(key);
+    if (source === undefined) {
+      source = { n: this.sources.size + 1, line };
+      this.sources.set(key, source);
+    }
+    return `[${source.n}]`;
+  }
+
+  /** The footnote lines, or '' when nothing was cited. */
+  render(): string {
+    let out = '';
+    for (const { n, line } of this.sources.values()) out += `[${n}] ${line}\n`;
+    return out;
+  }
+}
+
+function describeSource(c: Readonly<Record<string, unknown>>): { key: string; line: string } {
+  const text = (field: string): string | undefined => {
+    const value = c[field];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const url = text('url');
+  if (url !== undefined)
+    return { key: url, line: text('title') === undefined ? url : `${text('title')} — ${url}` };
+  const title = text('document_title') ?? text('title') ?? text('source');
+  const index = typeof c.document_index === 'number' ? `document ${c.document_index}` : undefined;
+  const name = title ?? index ?? String(c.type ?? 'source');
+  const quoted = text('cited_text');
+  return {
+    key: `${name}\u0000${index ?? ''}`,
+    line: quoted === undefined ? name : `${name}: “${quoted.trim()}”`,
+  };
+}

@@ -10,6 +10,9 @@ export interface ChatRequest {
   readonly conversation_id?: string;
   readonly model?: string;
   readonly system?: string;
+  /** `--thinking`: extended thinking, and room for it. */
+  readonly thinking?: Readonly<Record<string, unknown>>;
+  readonly max_tokens?: number;
 }
 
 export interface ChatTransport {
