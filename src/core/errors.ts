@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'slow_consumer',
   'replay_unavailable',
   'shutting_down',
+  'store_unavailable',
+  'instance_lost',
   'internal_error',
 ] as const;
 
@@ -155,6 +157,20 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     retryable: true,
     wsClose: 1001,
     description: 'The relay is shutting down; retry against another instance.',
+  },
+  store_unavailable: {
+    status: 503,
+    retryable: true,
+    wsClose: 1011,
+    description:
+      'The shared stream store (Redis) is unreachable: new streams are refused and running ones end with this error; retry shortly.',
+  },
+  instance_lost: {
+    status: 502,
+    retryable: true,
+    wsClose: 1011,
+    description:
+      'The instance generating this stream stopped (crash, host loss); another instance ended the stream with the usage so far. Start it again.',
   },
   internal_error: {
     status: 500,

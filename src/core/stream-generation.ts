@@ -165,6 +165,15 @@ export class StreamGeneration {
     this.finish(event);
   }
 
+  /**
+   * Ends the generation with an error that did not come from the upstream (its store went away,
+   * another instance already ended it): aborts the upstream and appends one `error`. Idempotent.
+   */
+  fail(error: RelayError): void {
+    if (this.log.ended) return;
+    this.finish(this.errorEvent(error));
+  }
+
   /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
   run(upstream: Upstream): void {
     void this.pump(upstream).finally(this.resolveSettled);

@@ -126,6 +126,19 @@ export class StreamLog {
     return this.listeners.size;
   }
 
+  /**
+   * For a replica of a log kept elsewhere: the next append gets `seq`, and everything held before
+   * it counts as dropped (cursors behind it get `replay_unavailable` or `slow_consumer`, as if the
+   * bounds had evicted it). Used when the source's own bounds dropped events the replica never saw.
+   */
+  skipTo(seq: number): void {
+    if (this.terminalEntry !== undefined || seq <= this.last + 1) return;
+    this.entries = [];
+    this.head = 0;
+    this.bytes = 0;
+    this.last = seq - 1;
+  }
+
   private evict(): void {
     // Always keep the newest entry so a finished stream can answer with its terminal event.
     while (
