@@ -248,6 +248,16 @@ export const SETTINGS = {
     default: '',
     help: 'comma list of extra Host names accepted in anonymous mode (DNS-rebinding guard)',
   },
+  redisUrl: {
+    env: 'REDIS_URL',
+    default: '',
+    help: 'Redis shared by several relay instances (redis://host:port); empty = streams kept in this process',
+  },
+  redisLeaseMs: {
+    env: 'RELAY_REDIS_LEASE_MS',
+    default: '5000',
+    help: 'with Redis: an instance silent this long is taken for dead; a survivor ends its streams (instance_lost)',
+  },
   logLevel: {
     env: 'RELAY_LOG_LEVEL',
     default: 'info',
@@ -343,6 +353,8 @@ const configSchema = z.strictObject({
   ticketSecret: z.string(),
   allowedOrigins: commaList,
   allowedHosts: commaList,
+  redisUrl: z.union([z.literal(''), z.url({ protocol: /^rediss?$/ })]),
+  redisLeaseMs: int(500),
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 
@@ -468,6 +480,11 @@ export function streamsSettings(config: Config): StreamsConfig {
     maxStreamsPerAddress: config.maxStreamsPerAddress,
     maxDurationMs: config.maxDurationMs,
   };
+}
+
+/** The shared Redis store: where it is and how fast a dead instance is noticed. */
+export function redisSettings(config: Config): { readonly url: string; readonly leaseMs: number } {
+  return { url: config.redisUrl, leaseMs: config.redisLeaseMs };
 }
 
 /** Server-kept conversations' limits. */

@@ -13,6 +13,7 @@ import {
   authSettings,
   type Config,
   conversationSettings,
+  redisSettings,
   simulatorSettings,
   streamsSettings,
   upstreamSettings,
@@ -33,6 +34,7 @@ import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
 import type { Authenticate } from './transports/authenticate.js';
 import { attachWebSocket, WS_PATH } from './transports/ws.js';
+import { startRedisStore } from './redis/redis-backend.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -130,7 +132,13 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     onError: (err, id) =>
       logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
   });
+  // With REDIS_URL, streams are kept in Redis and any instance serves any stream.
+  const redis =
+    config.redisUrl === ''
+      ? undefined
+      : await startRedisStore(redisSettings(config), streamsSettings(config), logger);
   const registry = new StreamRegistry({
+    ...(redis ? { store: redis.store } : {}),
     upstream,
     conversations,
     config: streamsSettings(config),
@@ -156,6 +164,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   readiness.add('upstream', () =>
     upstreamPool ? upstreamPool.readiness() : { ok: true, detail: upstreamName },
   );
+  if (redis) readiness.add('store', () => redis.check());
   readiness.add('stream_cap', () => {
     const running = registry.running;
     const detail = `${running} of ${config.maxStreams} streams running`;
@@ -249,6 +258,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       stopPoolMetrics?.();
       auth.close();
       await conversations.close();
+      await redis?.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
       // only cut what is left after a second.
       await new Promise<void>((resolve) => {

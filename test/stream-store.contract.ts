@@ -125,16 +125,29 @@ export function describeStreamStore(name: string, factory: StreamStoreFactory): 
         const handle = await registry.open(created.id, 'alice');
         await until(() => handle.terminal !== undefined, 5000, 'the terminal event to arrive');
         for (let after = 0; after < 14; after++) {
-          expect(handle.resumeFrom(after)).toBe(true);
+          expect(await handle.resumeFrom(after)).toBe(true);
           const sink = new CollectSink();
           handle.attach(sink, after);
           await sink.finished;
           expect(sink.seqs).toEqual(range(after + 1, 14));
         }
         // Everything delivered: nothing left to send; past the end is a client error.
-        expect(handle.resumeFrom(14)).toBe(false);
-        expect(() => handle.resumeFrom(15)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+        expect(await handle.resumeFrom(14)).toBe(false);
+        await expect(handle.resumeFrom(15)).rejects.toMatchObject({ code: 'invalid_request' });
       }
+    });
+
+    it('a client that read to the end on one instance resumes on the other at once', async () => {
+      const { a, b } = await instances(() => textScript(5));
+      const created = await a.create({ message: 'x' }, { owner: 'alice' });
+      await a.settled(created.id);
+      // No waiting for the other instance's copy: the client's Last-Event-ID is ahead of it.
+      const handle = await b.open(created.id, 'alice');
+      expect(await handle.resumeFrom(6)).toBe(true);
+      const sink = new CollectSink();
+      handle.attach(sink, 6);
+      await sink.finished;
+      expect(sink.seqs).toEqual([7]);
     });
 
     it('unknown ids and other owners’ streams are not found on every instance', async () => {
@@ -229,7 +242,7 @@ export function describeStreamStore(name: string, factory: StreamStoreFactory): 
       for (const registry of [a, b]) {
         const handle = await registry.open(created.id, 'alice');
         await until(() => handle.terminal !== undefined, 5000, 'the terminal event');
-        expect(() => handle.resumeFrom(0)).toThrow(expect.objectContaining({ code: 'replay_unavailable' }));
+        await expect(handle.resumeFrom(0)).rejects.toMatchObject({ code: 'replay_unavailable' });
         const sink = new CollectSink();
         handle.attach(sink, 38);
         await sink.finished;

@@ -36,15 +36,16 @@ export interface StreamHandle {
   readonly state: StreamState;
   /** Highest seq this instance has seen. */
   readonly lastSeq: number;
-  /** The stream's one terminal event, once it has one. */
-  readonly terminal: TerminalEvent | undefined;
+  /** The stream's one terminal event (with its seq), once it has one. */
+  readonly terminal: (TerminalEvent & { seq: number }) | undefined;
   /** Cursors attached on this instance. */
   readonly readerCount: number;
   /**
    * Checks a resume point: throws `invalid_request` past the last seq and `replay_unavailable` when
    * events after it were dropped; false when nothing is left to send, true when a cursor should follow.
+   * A replica that has not caught up with `after` yet first waits briefly for the events to arrive.
    */
-  resumeFrom(after: number): boolean;
+  resumeFrom(after: number): Promise<boolean>;
   /** A cursor that writes every event after `after` into `sink`, then follows live. */
   attach(sink: CursorSink, after?: number): Cursor;
   /**
@@ -89,6 +90,11 @@ export interface StreamControl {
   cancel(reason: CancelReason): Promise<void> | void;
   /** Usage so far while the stream runs (an estimate until the upstream's final count). */
   usage(): Promise<Usage> | Usage;
+  /**
+   * A client knows of events past this instance's copy (it read them elsewhere): wait, bounded,
+   * until the copy has them. Absent where the log is the generation's own.
+   */
+  catchUp?(after: number): Promise<void>;
   /** Presence: the number of readers on this instance changed; `exit` says how the last one left. */
   readers(count: number, exit?: ReaderExit): void;
 }
@@ -134,15 +140,16 @@ export class LogHandle implements StreamHandle {
     return this.log.lastSeq;
   }
 
-  get terminal(): TerminalEvent | undefined {
-    return this.log.terminal?.event as TerminalEvent | undefined;
+  get terminal(): (TerminalEvent & { seq: number }) | undefined {
+    return this.log.terminal?.event as (TerminalEvent & { seq: number }) | undefined;
   }
 
   get readerCount(): number {
     return this.cursors.size;
   }
 
-  resumeFrom(after: number): boolean {
+  async resumeFrom(after: number): Promise<boolean> {
+    if (after > this.log.lastSeq && !this.log.ended) await this.control.catchUp?.(after);
     return this.log.resumeFrom(after);
   }
 

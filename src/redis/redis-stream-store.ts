@@ -266,6 +266,7 @@ export class RedisStreamStore implements StreamStore {
       log,
       {
         cancel: (reason) => this.cancel(local, reason),
+        catchUp: (after) => this.catchUp(local, after),
         usage: () => this.usageSoFar(local),
         readers: (count, exit) => this.onLocalReaders(local, count, exit),
       },
@@ -572,6 +573,13 @@ export class RedisStreamStore implements StreamStore {
     await waitForEnd(local.log, this.cancelWaitMs);
   }
 
+  /** A client read up to `after` elsewhere: the writer's batch is on its way; wait a little for it. */
+  private async catchUp(local: Local, after: number): Promise<void> {
+    if (local.generation !== undefined) return;
+    await this.fetch(local);
+    await waitFor(local.log, () => local.log.lastSeq >= after || local.log.ended, CATCH_UP_MS);
+  }
+
   private async usageSoFar(local: Local): Promise<Usage> {
     if (local.generation !== undefined) return local.generation.usage;
     const raw = await this.redis.call(['HGET', local.keys.meta, 'usage']);
@@ -768,9 +776,17 @@ function parseEntry(item: unknown): (Record<string, unknown> & { seq: number; ty
   return parsed.data as Record<string, unknown> & { seq: number; type: string };
 }
 
+/** How long a resume waits for a replica to catch up with what the client already read elsewhere. */
+const CATCH_UP_MS = 2000;
+
 /** Resolves when `log` has its terminal event, or after `ms`. */
 function waitForEnd(log: StreamLog, ms: number): Promise<void> {
-  if (log.ended) return Promise.resolve();
+  return waitFor(log, () => log.ended, ms);
+}
+
+/** Resolves once `check` holds (checked after each append), or after `ms`. */
+function waitFor(log: StreamLog, check: () => boolean, ms: number): Promise<void> {
+  if (check()) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -779,7 +795,7 @@ function waitForEnd(log: StreamLog, ms: number): Promise<void> {
     };
     const timer = setTimeout(done, ms);
     const stop = log.subscribe(() => {
-      if (log.ended) done();
+      if (check()) done();
     });
   });
 }

@@ -62,7 +62,7 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
     // EventSource sends Last-Event-ID on reconnect; it must win over the `?after` of the first URL.
     const after = parseAfter(c.req.header('last-event-id') ?? c.req.query('after'));
     // Nothing left after the terminal event: 204 tells EventSource to stop reconnecting.
-    if (!stream.resumeFrom(after)) return c.body(null, 204);
+    if (!(await stream.resumeFrom(after))) return c.body(null, 204);
     streamToSse(c.env.outgoing, stream, after, { ...sse, headers: { 'x-stream-id': stream.id } });
     return RESPONSE_ALREADY_SENT;
   });

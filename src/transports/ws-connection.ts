@@ -227,8 +227,15 @@ export class WsConnection {
 
   private async cancel(frame: CancelFrame): Promise<void> {
     const stream = await this.find(frame.stream_id);
+    if (stream === undefined) return;
     // Idempotent: a finished stream stays as it is; its terminal event was or will be delivered.
-    await stream?.cancel('client');
+    await stream.cancel('client');
+    // A socket that is not reading the stream (it may run on another instance) still gets its answer.
+    const terminal = stream.terminal;
+    if (terminal !== undefined && !this.attached.has(stream.id)) {
+      const entry = { seq: terminal.seq, event: terminal, json: JSON.stringify(terminal) };
+      this.sendText(wsMessage(entry, JSON.stringify(stream.id)));
+    }
   }
 
   private async resume(frame: ResumeFrame): Promise<void> {
@@ -237,7 +244,7 @@ export class WsConnection {
     const { after, stream_id } = frame;
     let follow: boolean;
     try {
-      follow = stream.resumeFrom(after);
+      follow = await stream.resumeFrom(after);
     } catch (err) {
       this.sendError(this.reportable(err), { stream_id });
       return;
