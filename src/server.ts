@@ -35,6 +35,7 @@ import { Readiness } from './readiness.js';
 import type { Authenticate } from './transports/authenticate.js';
 import { attachWebSocket, WS_PATH } from './transports/ws.js';
 import { startRedisStore } from './redis/redis-backend.js';
+import { RedisConversationStore } from './redis/redis-conversation-store.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -126,17 +127,19 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       ? pool.names.join(', ')
       : describeTarget(target);
 
-  const conversations = new Conversations({
-    store: new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
-    limits: conversationSettings(config),
-    onError: (err, id) =>
-      logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
-  });
-  // With REDIS_URL, streams are kept in Redis and any instance serves any stream.
+  // With REDIS_URL, streams and conversations are kept in Redis and any instance serves any of them.
   const redis =
     config.redisUrl === ''
       ? undefined
       : await startRedisStore(redisSettings(config), streamsSettings(config), logger);
+  const conversations = new Conversations({
+    store: redis
+      ? new RedisConversationStore({ connection: redis.connection, ttlMs: config.conversationTtlMs })
+      : new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
+    limits: conversationSettings(config),
+    onError: (err, id) =>
+      logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
+  });
   const registry = new StreamRegistry({
     ...(redis ? { store: redis.store } : {}),
     upstream,

@@ -67,7 +67,8 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
   let redis: RedisServer;
   let a: RelayServer;
   let b: RelayServer;
-  const settings = { redisLeaseMs: 1000, graceMs: 600, retentionMs: 60_000 };
+  // A lease long enough that a loaded machine never takes a live instance for dead.
+  const settings = { redisLeaseMs: 3000, graceMs: 600, retentionMs: 60_000 };
 
   beforeAll(async () => {
     redis = await startRedisServer(REDIS!);
@@ -158,6 +159,17 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
     expect(last).toMatchObject({ type: 'cancelled', reason: 'disconnect' });
   });
 
+  it('a conversation begun on one instance continues on the other', async () => {
+    const first = await post(a.url, { message: 'hello [[sim tokens=3]]', conversation_id: 'shared-conv' });
+    expect(events((await readSse(first)).frames).at(-1)?.type).toBe('done');
+    const second = await post(b.url, { message: 'again [[sim tokens=3]]', conversation_id: 'shared-conv' });
+    expect(events((await readSse(second)).frames).at(-1)?.type).toBe('done');
+    const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conv`)).json()) as {
+      messages: { role: string }[];
+    };
+    expect(kept.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+  });
+
   it('a stream id of the wrong shape or another client is not_found on every instance', async () => {
     for (const relay of [a, b]) {
       for (const id of ['nope', 'str_{x}:meta', `str_${'A'.repeat(22)}`]) {
@@ -167,7 +179,7 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
     }
   });
 
-  it('leaves no stream keys, listeners or timers behind after many streams', async () => {
+  it('leaves no stream keys or local copies behind after many streams', async () => {
     // Retention long enough for a loaded machine to resume each stream, short enough to watch it expire.
     const short = await startTestRelay({ redisUrl: redis.url, ...settings, retentionMs: 3000 });
     const other = await startTestRelay({ redisUrl: redis.url, ...settings, retentionMs: 3000 });
@@ -196,11 +208,17 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
       const probe = new RedisConnection({ url: redis.url });
       await probe.connect();
       try {
+        let left: string[] = [];
         await until(
-          async () => ((await probe.call(['KEYS', 'relay:{str_*'])) as string[]).length === 0,
+          async () => {
+            left = (await probe.call(['KEYS', 'relay:{str_*'])) as string[];
+            return left.length === 0;
+          },
           20_000,
           'every stream key to expire',
-        );
+        ).catch((err) => {
+          throw new Error(`${(err as Error).message}; left: ${left.slice(0, 5).join(', ')}`);
+        });
       } finally {
         await probe.close();
       }
@@ -219,7 +237,7 @@ describe.skipIf(!REDIS)('an instance that dies', () => {
     // bin/relay.js runs dist/; tsc emits even when another engineer's file fails the type check.
     await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT }).catch(() => {});
     redis = await startRedisServer(REDIS!);
-    survivor = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 1000 });
+    survivor = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 2000 });
   }, 120_000);
 
   afterAll(async () => {
@@ -235,7 +253,7 @@ describe.skipIf(!REDIS)('an instance that dies', () => {
         ...process.env,
         ANTHROPIC_API_KEY: '',
         REDIS_URL: redis.url,
-        RELAY_REDIS_LEASE_MS: '1000',
+        RELAY_REDIS_LEASE_MS: '2000',
         RELAY_LOG_LEVEL: 'silent',
         RELAY_SIM_FIRST_TOKEN_MS: '0',
       },
@@ -275,8 +293,8 @@ describe.skipIf(!REDIS)('Redis going away and coming back', () => {
 
   beforeAll(async () => {
     redis = await startRedisServer(REDIS!);
-    a = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 1000 });
-    b = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 1000 });
+    a = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 3000 });
+    b = await startTestRelay({ redisUrl: redis.url, redisLeaseMs: 3000 });
   }, 30_000);
 
   afterAll(async () => {

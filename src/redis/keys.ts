@@ -61,6 +61,20 @@ export function instancesKey(prefix: string): string {
   return `${prefix}instances`;
 }
 
+/** The shape the request schema allows for `conversation_id`. */
+const CONVERSATION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isConversationId(id: string): boolean {
+  return CONVERSATION_ID.test(id);
+}
+
+/** Hash: `v` (the version, the compare-and-set token) and `doc` (the conversation as JSON). */
 export function conversationKey(prefix: string, id: string): string {
+  if (!isConversationId(id)) throw new Error('conversation id has the wrong shape for a Redis key');
   return `${prefix}conversation:{${id}}`;
+}
+
+/** Sorted set: conversation ids scored by their expiry (epoch ms), for the capacity count. */
+export function conversationIndexKey(prefix: string): string {
+  return `${prefix}conversations`;
 }

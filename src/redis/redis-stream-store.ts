@@ -350,11 +350,7 @@ export class RedisStreamStore implements StreamStore {
     for (const entry of entries) args.push(String(entry.seq), entry.json);
     writer.inFlight = true;
     try {
-      const reply = await this.redis.script(
-        APPEND,
-        [local.keys.log, local.keys.meta, local.keys.readers],
-        args,
-      );
+      const reply = await this.redis.script(APPEND, [local.keys.log, local.keys.meta], args);
       const held = Number(reply);
       if (held === -1) {
         // A survivor ended it while we were cut off (our lease ran out): it is over everywhere.
@@ -524,11 +520,18 @@ export class RedisStreamStore implements StreamStore {
 
   private async announcePresence(local: Local, present: boolean, exit?: ReaderExit): Promise<void> {
     const field = this.instance;
-    if (present)
-      await this.redis.call(['HSET', local.keys.readers, field, String(Date.now() + this.leaseMs)]);
+    if (present) await this.markReader(local);
     else await this.redis.call(['HDEL', local.keys.readers, field]);
     const message = JSON.stringify({ op: 'presence', id: local.id, ...(exit === undefined ? {} : { exit }) });
     await this.redis.call(['PUBLISH', instanceKeys(this.prefix, local.meta.instance).control, message]);
+  }
+
+  /** This instance reads the stream until one lease from now; the hash expires on its own when nobody refreshes it. */
+  private async markReader(local: Local): Promise<void> {
+    await Promise.all([
+      this.redis.call(['HSET', local.keys.readers, this.instance, String(Date.now() + this.leaseMs)]),
+      this.redis.call(['PEXPIRE', local.keys.readers, String(2 * this.leaseMs)]),
+    ]);
   }
 
   /** Generating instance: recounts readers on other instances (live entries only) and tells the generation. */
@@ -639,10 +642,11 @@ export class RedisStreamStore implements StreamStore {
   private async beat(): Promise<void> {
     const mine = instanceKeys(this.prefix, this.instance);
     try {
+      // The connection's own deadline (2 s), not the heartbeat period: a busy event loop is not an outage.
       await Promise.all([
-        this.redis.call(['SET', mine.alive, '1', 'PX', String(this.leaseMs)], this.heartbeatMs),
-        this.redis.call(['SADD', instancesKey(this.prefix), this.instance], this.heartbeatMs),
-        this.redis.call(['PEXPIRE', mine.streams, String(this.runningTtlMs())], this.heartbeatMs),
+        this.redis.call(['SET', mine.alive, '1', 'PX', String(this.leaseMs)]),
+        this.redis.call(['SADD', instancesKey(this.prefix), this.instance]),
+        this.redis.call(['PEXPIRE', mine.streams, String(this.runningTtlMs())]),
       ]);
       this.lastPingOk = true;
       this.downSince = undefined;
@@ -660,11 +664,7 @@ export class RedisStreamStore implements StreamStore {
         if (local.remoteReaders > 0) work.push(this.recountRemote(local));
       } else {
         if (local.subscribed) work.push(this.fetch(local));
-        if (local.readers > 0) {
-          work.push(
-            this.redis.call(['HSET', local.keys.readers, this.instance, String(Date.now() + this.leaseMs)]),
-          );
-        }
+        if (local.readers > 0) work.push(this.markReader(local));
       }
     }
     // Ended streams whose terminal is not in Redis yet (written while it was away).

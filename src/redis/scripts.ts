@@ -15,7 +15,7 @@ function script(source: string): Script {
 
 /**
  * Appends a batch from the generating instance.
- * KEYS: log, meta, readers. ARGV: maxlen, ttl_ms, usage_json, terminal_json ('' while running),
+ * KEYS: log, meta. ARGV: maxlen, ttl_ms, usage_json, terminal_json ('' while running),
  * channel, then seq, event_json pairs (ascending).
  * Returns the last seq held after the call; -1 when the stream already ended elsewhere (a survivor
  * wrote `instance_lost`); -2 when the stream is unknown (Redis lost its data, or it expired). Entries at or below the held seq are skipped, so a batch re-sent after a lost
@@ -38,7 +38,6 @@ redis.call('HSET', KEYS[2], 'last_seq', last, 'usage', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'terminal', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
 redis.call('PUBLISH', ARGV[5], last)
 return last
 `);
@@ -66,4 +65,29 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PUBLISH', ARGV[4], last + 1)
 return last + 1
+`);
+
+/**
+ * A conversation's compare-and-set. KEYS: the conversation hash. ARGV: expected version ('' = must
+ * not exist), new version, document JSON, ttl_ms. Returns 1 when written, 0 on a version mismatch.
+ */
+export const CONVERSATION_SAVE = script(`
+local current = redis.call('HGET', KEYS[1], 'v')
+if current then
+  if ARGV[1] == '' or current ~= ARGV[1] then return 0 end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'doc', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`);
+
+/** Deletes a conversation, only at the expected version when one is given ('' = any). Returns 1 or 0. */
+export const CONVERSATION_DELETE = script(`
+local current = redis.call('HGET', KEYS[1], 'v')
+if not current then return 0 end
+if ARGV[1] ~= '' and current ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
 `);

@@ -66,6 +66,7 @@ export class WsConnection {
   private drainedSinceTick = false;
   /** Set when the server started closing, or the socket closed: no more frames are served. */
   private closing = false;
+  private frameQueue: Promise<void> = Promise.resolve();
   /** Set by a drain: the connection closes with 1001 as soon as it carries no stream. */
   private draining = false;
   private readonly flood: FloodGuard;
@@ -175,10 +176,10 @@ export class WsConnection {
         this.start(frame).catch(this.onInternalError).finally(afterFrame);
         break;
       case 'cancel':
-        this.cancel(frame).catch(this.onInternalError).finally(afterFrame);
+        this.inOrder(() => this.cancel(frame), afterFrame);
         break;
       case 'resume':
-        this.resume(frame).catch(this.onInternalError).finally(afterFrame);
+        this.inOrder(() => this.resume(frame), afterFrame);
         break;
       case 'ping':
         this.sendText(pongMessage(frame.t));
@@ -225,14 +226,23 @@ export class WsConnection {
     this.attach(stream, 0, frame.ref);
   }
 
+  /**
+   * Runs resume and cancel frames one after the other, in the order they came: finding a stream
+   * may wait on the store, and a `resume` then `cancel` must not be answered the other way round.
+   */
+  private inOrder(task: () => Promise<void>, after: () => void): void {
+    this.frameQueue = this.frameQueue.then(task).catch(this.onInternalError).finally(after);
+  }
+
   private async cancel(frame: CancelFrame): Promise<void> {
     const stream = await this.find(frame.stream_id);
     if (stream === undefined) return;
     // Idempotent: a finished stream stays as it is; its terminal event was or will be delivered.
+    const wasRunning = stream.state === 'running';
     await stream.cancel('client');
     // A socket that is not reading the stream (it may run on another instance) still gets its answer.
     const terminal = stream.terminal;
-    if (terminal !== undefined && !this.attached.has(stream.id)) {
+    if (wasRunning && terminal !== undefined && !this.attached.has(stream.id)) {
       const entry = { seq: terminal.seq, event: terminal, json: JSON.stringify(terminal) };
       this.sendText(wsMessage(entry, JSON.stringify(stream.id)));
     }
