@@ -46,9 +46,21 @@ export class RedisConnection {
     }
   }
 
-  /** Connects both clients; resolves even when Redis is down (they keep retrying in the background). */
-  async connect(): Promise<void> {
-    await Promise.allSettled([this.commands.connect(), this.subscriber.connect()]);
+  /**
+   * Connects both clients, waiting at most `waitMs`: when Redis is down the relay starts anyway
+   * (not ready) and the clients keep retrying in the background (node-redis's first connect only
+   * settles once it succeeds).
+   */
+  async connect(waitMs = 2000): Promise<void> {
+    const connecting = Promise.allSettled([this.commands.connect(), this.subscriber.connect()]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      connecting,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** True while both connections are up. */

@@ -140,10 +140,13 @@ export class RedisStreamStore implements StreamStore {
   /** Registers the lease and the control channel, and starts the heartbeat. Redis may be down. */
   async start(): Promise<void> {
     this.stopReady = this.redis.onReady(() => {
+      // Redis was down at start: the control channel was never subscribed (node-redis only renews
+      // subscriptions it once had).
+      if (!this.controlSubscribed) void this.subscribeControl();
       void this.resubscribe();
       void this.tick();
     });
-    await this.subscribeControl().catch((err) => this.onError(err, 'subscribe control channel'));
+    await this.subscribeControl();
     await this.tick();
     this.heartbeat = setInterval(() => void this.tick(), this.heartbeatMs);
     this.heartbeat.unref();
@@ -270,7 +273,7 @@ export class RedisStreamStore implements StreamStore {
         usage: () => this.usageSoFar(local),
         readers: (count, exit) => this.onLocalReaders(local, count, exit),
       },
-      { maxLagEvents: this.config.maxLagEvents },
+      { maxLagEvents: this.config.maxLagEvents, batch: this.config.cursorBatch },
     );
     this.locals.set(meta.id, local);
     return local;
@@ -413,7 +416,12 @@ export class RedisStreamStore implements StreamStore {
       undefined,
     );
     // Subscribe before the first read, so nothing written in between is missed.
-    if (m.terminal === undefined || m.terminal === '') await this.subscribeEvents(local);
+    try {
+      if (m.terminal === undefined || m.terminal === '') await this.subscribeEvents(local);
+    } catch (err) {
+      this.forget(local);
+      throw storeUnavailable(err instanceof Error ? err.message : 'subscribe failed');
+    }
     await this.fetch(local);
     // A handle nobody attaches to is dropped soon; readers keep it (see onLocalReaders).
     this.scheduleIdleDrop(local);
@@ -594,9 +602,16 @@ export class RedisStreamStore implements StreamStore {
 
   // ---- control channel ------------------------------------------------------------------------
 
+  private controlSubscribed = false;
+
   private async subscribeControl(): Promise<void> {
     const channel = instanceKeys(this.prefix, this.instance).control;
-    await this.redis.subscriber.subscribe(channel, (message) => this.onControl(message));
+    try {
+      await this.redis.subscriber.subscribe(channel, (message) => this.onControl(message));
+      this.controlSubscribed = true;
+    } catch (err) {
+      this.onError(err, 'subscribe control channel');
+    }
   }
 
   private onControl(message: string): void {
