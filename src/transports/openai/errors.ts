@@ -57,6 +57,8 @@ const TYPES: { readonly [C in ErrorCode]: string } = {
   slow_consumer: 'server_error',
   replay_unavailable: 'invalid_request_error',
   shutting_down: 'server_error',
+  store_unavailable: 'server_error',
+  instance_lost: 'server_error',
   internal_error: 'server_error',
 };
 
