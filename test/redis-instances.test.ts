@@ -160,17 +160,26 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
   });
 
   it('a conversation begun on one instance continues on the other', async () => {
-    const first = await post(a.url, { message: 'hello [[sim tokens=3]]', conversation_id: 'shared-conv' });
+    const first = await post(a.url, {
+      message: 'hello [[sim tokens=3]]',
+      conversation_id: 'shared-conversation-0123456789',
+    });
     expect(events((await readSse(first)).frames).at(-1)?.type).toBe('done');
     // The first reply is kept right after its `done`; a turn sent before that lands gets `conflict` (retryable).
-    let second = await post(b.url, { message: 'again [[sim tokens=3]]', conversation_id: 'shared-conv' });
+    let second = await post(b.url, {
+      message: 'again [[sim tokens=3]]',
+      conversation_id: 'shared-conversation-0123456789',
+    });
     for (let i = 0; i < 50 && second.status === 409; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      second = await post(b.url, { message: 'again [[sim tokens=3]]', conversation_id: 'shared-conv' });
+      second = await post(b.url, {
+        message: 'again [[sim tokens=3]]',
+        conversation_id: 'shared-conversation-0123456789',
+      });
     }
     expect(second.status).toBe(200);
     expect(events((await readSse(second)).frames).at(-1)?.type).toBe('done');
-    const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conv`)).json()) as {
+    const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conversation-0123456789`)).json()) as {
       messages: { role: string }[];
     };
     expect(kept.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
