@@ -1,8 +1,11 @@
 /**
- * Prometheus metrics (prom-client). Everything is counted when a stream ends or when /metrics is
- * scraped, never per event, so the hot path pays nothing for it.
+ * Prometheus metrics (prom-client), named `relay_*`. Labels are bounded: transport, outcome, code,
+ * model and principal (each capped at a number of distinct values, the rest counted as "other"),
+ * never a stream id. Most figures are counted when a stream ends or at scrape time; the one
+ * per-event cost is the inter-token gap histogram (one observation per content event).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StreamGeneration } from './core/stream-generation.js';
 import type { StreamRegistry } from './core/streams.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
@@ -13,18 +16,38 @@ export interface ConnectionStats {
   readonly bufferedBytes: number;
 }
 
+/** Drain state and `/v1/messages` calls in flight, read at scrape time. */
+export interface DrainStats {
+  readonly draining: boolean;
+  readonly passthroughCalls: number;
+}
+
 export interface Metrics {
   readonly registry: Registry;
   /** Reports the WebSocket endpoint's connections on every scrape. */
   observeWebSocket(stats: () => ConnectionStats): void;
+  /** Reports the drain state on every scrape. */
+  observeDrain(stats: () => DrainStats): void;
   /** Stops listening to the stream registry. */
   close(): void;
 }
+
+/** Most distinct values kept for a label fed by clients (model names, principals). */
+const MAX_MODELS = 50;
+const MAX_PRINCIPALS = 500;
+
+/** Streaming spans milliseconds to minutes. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const GAP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+const SMALL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
 export function createMetrics(streams: StreamRegistry): Metrics {
   const registry = new Registry();
   // prom-client's names already start with process_/nodejs_: one prefix, relay_process_cpu_…
   collectDefaultMetrics({ register: registry, prefix: 'relay_' });
+  const model = boundedLabel(MAX_MODELS);
+  const principal = boundedLabel(MAX_PRINCIPALS);
 
   new Gauge({
     name: 'relay_streams_running',
@@ -35,6 +58,16 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     },
   });
   new Gauge({
+    name: 'relay_streams_active',
+    help: 'Streams whose upstream is still generating, by the transport that started them.',
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [transport, n] of streams.runningByTransport()) this.set({ transport }, n);
+    },
+  });
+  new Gauge({
     name: 'relay_streams_held',
     help: 'Streams held in memory (running and retained for resume).',
     registers: [registry],
@@ -42,10 +75,16 @@ export function createMetrics(streams: StreamRegistry): Metrics {
       this.set(streams.size);
     },
   });
+  const started = new Counter({
+    name: 'relay_streams_started_total',
+    help: 'Streams started, by transport, model and principal.',
+    labelNames: ['transport', 'model', 'principal'],
+    registers: [registry],
+  });
   const ended = new Counter({
     name: 'relay_streams_ended_total',
-    help: 'Streams ended, by terminal event and error code or cancel reason.',
-    labelNames: ['outcome', 'detail'],
+    help: 'Streams ended, by terminal event (outcome) and error code or cancel reason (code).',
+    labelNames: ['transport', 'outcome', 'code', 'model', 'principal'],
     registers: [registry],
   });
   const events = new Counter({
@@ -55,36 +94,105 @@ export function createMetrics(streams: StreamRegistry): Metrics {
   });
   const tokens = new Counter({
     name: 'relay_tokens_total',
-    help: 'Tokens of ended streams, by direction (estimated where the upstream never counted).',
-    labelNames: ['direction'],
+    help: 'Tokens of ended streams by direction (input, output, cache_read, cache_creation), principal and model; estimated where the upstream never counted.',
+    labelNames: ['direction', 'principal', 'model'],
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'relay_stream_duration_seconds',
     help: 'Stream lifetime from creation to its terminal event.',
-    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+    labelNames: ['transport', 'outcome'],
+    buckets: DURATION_BUCKETS,
     registers: [registry],
   });
   const ttft = new Histogram({
     name: 'relay_time_to_first_token_seconds',
     help: 'From stream creation to the first content event.',
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    labelNames: ['transport'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const gap = new Histogram({
+    name: 'relay_inter_token_gap_seconds',
+    help: 'Time between two content events of one stream.',
+    labelNames: ['transport'],
+    buckets: GAP_BUCKETS,
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'relay_stream_attempts_total',
+    help: 'Upstream attempts of streams by how they ended (done, failed, aborted); per upstream: relay_upstream_attempts_total.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'relay_upstream_retries_total',
+    help: 'Upstream attempts retried before content, by the failure code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const upstreamErrors = new Counter({
+    name: 'relay_upstream_errors_total',
+    help: 'Failed upstream attempts by HTTP status ("" for none: connection, timeout, stream error) and code.',
+    labelNames: ['status', 'code'],
+    registers: [registry],
+  });
+  const cancelClose = new Histogram({
+    name: 'relay_cancel_upstream_closed_seconds',
+    help: 'From a cancel to the upstream request closed.',
+    buckets: SMALL_BUCKETS,
     registers: [registry],
   });
 
-  const stop = streams.onEnd((stream) => {
-    const terminal = stream.terminal;
-    if (terminal === undefined) return;
-    const detail =
-      terminal.type === 'error' ? terminal.code : terminal.type === 'cancelled' ? terminal.reason : '';
-    ended.inc({ outcome: terminal.type, detail });
-    events.inc(stream.lastSeq);
-    const usage = stream.usage;
-    tokens.inc({ direction: 'input' }, usage.input_tokens);
-    tokens.inc({ direction: 'output' }, usage.output_tokens);
-    const now = performance.now();
-    duration.observe((now - stream.startedAt) / 1000);
-    if (stream.firstContentAt !== undefined) ttft.observe((stream.firstContentAt - stream.startedAt) / 1000);
+  const labelsOf = (g: StreamGeneration) => ({
+    transport: g.transport,
+    model: model(g.model),
+    principal: principal(g.owner),
+  });
+  const stop = streams.observe({
+    started(g) {
+      started.inc(labelsOf(g));
+    },
+    contentGap(g, ms) {
+      gap.observe({ transport: g.transport }, ms / 1000);
+    },
+    attempt(_g, record) {
+      attempts.inc({ outcome: record.outcome });
+      if (record.outcome !== 'failed') return;
+      upstreamErrors.inc({
+        status: record.status === undefined ? '' : String(record.status),
+        code: record.code ?? '',
+      });
+    },
+    upstreamClosed(_g, ms) {
+      cancelClose.observe(ms / 1000);
+    },
+    ended(g) {
+      const terminal = g.terminal;
+      if (terminal === undefined) return;
+      const code =
+        terminal.type === 'error' ? terminal.code : terminal.type === 'cancelled' ? terminal.reason : '';
+      const labels = labelsOf(g);
+      ended.inc({ ...labels, outcome: terminal.type, code });
+      events.inc(g.lastSeq);
+      const usage = g.usage;
+      const who = { principal: labels.principal, model: labels.model };
+      tokens.inc({ ...who, direction: 'input' }, usage.input_tokens);
+      tokens.inc({ ...who, direction: 'output' }, usage.output_tokens);
+      tokens.inc({ ...who, direction: 'cache_read' }, usage.cache_read_input_tokens ?? 0);
+      tokens.inc({ ...who, direction: 'cache_creation' }, usage.cache_creation_input_tokens ?? 0);
+      for (const a of g.attempts) {
+        // Every failed attempt but a terminal one was retried.
+        if (a.outcome === 'failed' && a.attempt <= g.retries) retries.inc({ code: a.code ?? '' });
+      }
+      duration.observe(
+        { transport: g.transport, outcome: terminal.type },
+        ((g.endedAt ?? performance.now()) - g.startedAt) / 1000,
+      );
+      if (g.firstContentAt !== undefined) {
+        ttft.observe({ transport: g.transport }, (g.firstContentAt - g.startedAt) / 1000);
+      }
+    },
   });
 
   let wsStats: (() => ConnectionStats) | undefined;
@@ -102,10 +210,31 @@ export function createMetrics(streams: StreamRegistry): Metrics {
   wsGauge('relay_ws_streams', 'Streams being written to WebSocket clients.', (s) => s.streams);
   wsGauge('relay_ws_buffered_bytes', 'Bytes queued for WebSocket clients.', (s) => s.bufferedBytes);
 
+  let drainStats: (() => DrainStats) | undefined;
+  new Gauge({
+    name: 'relay_draining',
+    help: '1 while the relay drains (refusing new streams), else 0.',
+    registers: [registry],
+    collect() {
+      this.set(drainStats?.().draining === true ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'relay_passthrough_calls',
+    help: '/v1/messages calls in flight.',
+    registers: [registry],
+    collect() {
+      this.set(drainStats?.().passthroughCalls ?? 0);
+    },
+  });
+
   return {
     registry,
     observeWebSocket(stats) {
       wsStats = stats;
+    },
+    observeDrain(stats) {
+      drainStats = stats;
     },
     close: stop,
   };
@@ -169,4 +298,15 @@ export function observeUpstreamPool(registry: Registry, pool: UpstreamPool): () 
     if (report.kind === 'ok' && report.latencyMs !== undefined)
       latency.observe({ upstream: name }, report.latencyMs / 1000);
   });
+}
+
+/** A label fed by clients: the first `max` distinct values as they are, every later one "other". */
+function boundedLabel(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
 }

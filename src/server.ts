@@ -34,6 +34,7 @@ import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
 import { startRedisStore } from './redis/redis-backend.js';
 import { RedisConversationStore } from './redis/redis-conversation-store.js';
+import { logStreams } from './stream-logs.js';
 import type { Authenticate } from './transports/authenticate.js';
 import { attachWebSocket, WS_PATH } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
@@ -159,6 +160,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       );
     }
   });
+  const stopLogs = logStreams(registry, logger);
   const readiness = new Readiness();
   readiness.add('draining', () =>
     registry.draining ? { ok: false, detail: 'the relay is shutting down' } : { ok: true },
@@ -248,6 +250,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     logger,
   });
   metrics.observeWebSocket(() => ws.stats());
+  metrics.observeDrain(() => ({ draining: registry.draining, passthroughCalls: calls.size }));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -260,6 +263,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       metrics.close();
       stopPoolMetrics?.();
       auth.close();
+      stopLogs();
       await conversations.close();
       await redis?.close();
       // Responses that just got their terminal event may still be flushing: let them finish, and
@@ -302,5 +306,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     return draining;
   };
 
+  // The upstream in use: its base URL origin or "simulated", never a key.
+  logger.info({ url, upstream: upstreamName, drain_ms: config.drainMs }, 'relay listening');
   return { url, port, server, registry, simulated, upstream, readiness, upstreamName, drain, close };
 }

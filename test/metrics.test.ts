@@ -1,8 +1,15 @@
+/**
+ * /metrics moves exactly as a scripted set of streams says: started/ended by transport, outcome
+ * and code, tokens, first-token and gap histograms, upstream attempts, retries and errors, cancel
+ * latency, drain state. The exposition text is parsed and its values asserted.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.js';
 import { startTestRelay } from './helpers/relay.js';
-import { readSse } from './helpers/sse.js';
+import { readSse, streamSse } from './helpers/sse.js';
+import { until, WsClient, wsUrl } from './helpers/ws.js';
 
+const MODEL = 'claude-sim';
 let relay: RelayServer;
 beforeAll(async () => {
   relay = await startTestRelay();
@@ -11,23 +18,135 @@ afterAll(async () => {
   await relay.close();
 });
 
+/** `name{labels} value` lines of the exposition text. */
+function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`unparsable line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+async function scrape(): Promise<ReturnType<typeof samples>> {
+  return samples(await (await fetch(`${relay.url}/metrics`)).text());
+}
+
+/** The sum of every sample of `name` whose labels include `want` (0 when none). */
+function value(all: ReturnType<typeof samples>, name: string, want: Record<string, string> = {}): number {
+  return all
+    .filter((s) => s.name === name && Object.entries(want).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
+}
+
+function post(path: string, body: unknown, accept?: string): Promise<Response> {
+  return fetch(`${relay.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(accept ? { accept } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
 describe('GET /metrics', () => {
-  it('answers Prometheus text with stream outcomes and token counts', async () => {
+  it('moves as a scripted set of streams says', async () => {
+    const before = await scrape();
+    expect(before.some((s) => s.name.startsWith('relay_process_process_'))).toBe(false);
+    expect(value(before, 'relay_draining')).toBe(0);
+
+    // SSE: two done (5 tokens each), one upstream error after 2 tokens, one retried then done.
+    for (const p of ['a [[sim tokens=5]]', 'b [[sim tokens=5]]']) {
+      await readSse(await post('/v1/streams', { model: MODEL, message: p }));
+    }
+    await readSse(await post('/v1/streams', { model: MODEL, message: 'c [[sim tokens=5 error_after=2]]' }));
     await readSse(
-      await fetch(`${relay.url}/v1/streams`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message: 'metrics [[sim tokens=5]]' }),
-      }),
+      await post('/v1/streams', { model: MODEL, message: 'd [[sim tokens=2 fail_first=1 status=529]]' }),
     );
-    const res = await fetch(`${relay.url}/metrics`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/plain');
-    const text = await res.text();
-    expect(text).toMatch(/relay_streams_ended_total\{outcome="done",detail=""\} 1/);
-    expect(text).toMatch(/relay_tokens_total\{direction="output"\} 5/);
-    expect(text).toContain('relay_streams_running 0');
-    expect(text).toContain('relay_time_to_first_token_seconds_count 1');
-    expect(text).toContain('relay_ws_connections 0');
+    // WebSocket: one done with 3 tokens. Classic: one done with 4 tokens.
+    const ws = await WsClient.open(wsUrl(relay.url));
+    const wsId = await ws.start({ model: MODEL, message: 'e [[sim tokens=3]]' });
+    await ws.untilTerminal(wsId);
+    await ws.close();
+    await (await post('/chat/stream', { model: MODEL, message: 'f [[sim tokens=4]]' })).text();
+    // SSE: one cancelled by the client while it streams; it counts as active until then.
+    const long = await post('/v1/streams', { model: MODEL, message: 'g [[sim tokens=100000 tps=50]]' });
+    const longId = long.headers.get('x-stream-id')!;
+    let sawText = false;
+    const reading = streamSse(long, (f) => {
+      if (f.event === 'text') sawText = true;
+      return undefined;
+    });
+    await until(() => sawText, 5000, 'first token');
+    const mid = await scrape();
+    expect(value(mid, 'relay_streams_active', { transport: 'sse' })).toBe(1);
+    await post(`/v1/streams/${longId}/cancel`, {});
+    await reading;
+    await relay.registry.settled(longId);
+
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      value(after, name, labels) - value(before, name, labels);
+    const who = { model: MODEL, principal: 'anonymous' };
+
+    expect(delta('relay_streams_started_total', { transport: 'sse', ...who })).toBe(5);
+    expect(delta('relay_streams_started_total', { transport: 'ws', ...who })).toBe(1);
+    expect(delta('relay_streams_started_total', { transport: 'classic', ...who })).toBe(1);
+    expect(delta('relay_streams_ended_total', { transport: 'sse', outcome: 'done', code: '', ...who })).toBe(
+      3,
+    );
+    expect(
+      delta('relay_streams_ended_total', { transport: 'sse', outcome: 'error', code: 'upstream_overloaded' }),
+    ).toBe(1);
+    expect(
+      delta('relay_streams_ended_total', { transport: 'sse', outcome: 'cancelled', code: 'client' }),
+    ).toBe(1);
+    expect(delta('relay_streams_ended_total', { transport: 'ws', outcome: 'done' })).toBe(1);
+    expect(delta('relay_streams_ended_total', { transport: 'classic', outcome: 'done' })).toBe(1);
+    expect(value(after, 'relay_streams_active', { transport: 'sse' })).toBe(0);
+
+    // Upstream's own counts for the five done streams: 5 + 5 + 2 + 3 + 4 output tokens; the
+    // error and the cancel add at least one each (estimated).
+    const outputs = delta('relay_tokens_total', { direction: 'output', ...who });
+    expect(outputs).toBeGreaterThanOrEqual(19 + 2 + 1);
+    expect(delta('relay_tokens_total', { direction: 'input', ...who })).toBeGreaterThan(0);
+
+    // Attempts: 5 done, 2 failed (the 529 that was retried, the error event), 1 aborted (cancel).
+    expect(delta('relay_stream_attempts_total', { outcome: 'done' })).toBe(5);
+    expect(delta('relay_stream_attempts_total', { outcome: 'failed' })).toBe(2);
+    expect(delta('relay_stream_attempts_total', { outcome: 'aborted' })).toBe(1);
+    expect(delta('relay_upstream_errors_total', { status: '529', code: 'upstream_overloaded' })).toBe(1);
+    expect(delta('relay_upstream_errors_total', { status: '', code: 'upstream_overloaded' })).toBe(1);
+    expect(delta('relay_upstream_retries_total', { code: 'upstream_overloaded' })).toBe(1);
+
+    // Histograms: a first token on each of the 7 streams, a gap between each two content events.
+    expect(delta('relay_time_to_first_token_seconds_count', { transport: 'sse' })).toBe(5);
+    expect(delta('relay_time_to_first_token_seconds_count', { transport: 'ws' })).toBe(1);
+    expect(delta('relay_time_to_first_token_seconds_count', { transport: 'classic' })).toBe(1);
+    expect(delta('relay_inter_token_gap_seconds_count', { transport: 'ws' })).toBe(2);
+    expect(delta('relay_inter_token_gap_seconds_count', { transport: 'classic' })).toBe(3);
+    expect(delta('relay_stream_duration_seconds_count', { transport: 'sse', outcome: 'done' })).toBe(3);
+    expect(delta('relay_cancel_upstream_closed_seconds_count')).toBe(1);
+    // Buckets reach from milliseconds to minutes.
+    const buckets = after
+      .filter((s) => s.name === 'relay_inter_token_gap_seconds_bucket')
+      .map((s) => s.labels.le);
+    expect(buckets).toContain('0.001');
+    expect(buckets).toContain('30');
+    // No stream id ever becomes a label.
+    expect(after.some((s) => Object.values(s.labels).some((v) => v.startsWith('str_')))).toBe(false);
+  });
+
+  it('shows the drain', async () => {
+    const other = await startTestRelay();
+    try {
+      other.registry.beginDrain();
+      const text = await (await fetch(`${other.url}/metrics`)).text();
+      expect(value(samples(text), 'relay_draining')).toBe(1);
+    } finally {
+      await other.close();
+    }
   });
 });

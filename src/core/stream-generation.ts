@@ -19,7 +19,7 @@ import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
 import type { StreamsConfig } from './streams-config.js';
-import type { Upstream } from './upstream.js';
+import type { AttemptRecord, Upstream } from './upstream.js';
 import { UsageMeter } from './usage.js';
 
 /** How a finished stream's turn is kept in its conversation (see conversations). */
@@ -40,6 +40,20 @@ export interface GenerationInit {
   config: StreamsConfig;
   /** Told once, right after the terminal event is appended. */
   onEnd: (generation: StreamGeneration) => void;
+  /** The transport that started it (`sse`, `ws`, `classic`, …), for metrics and logs. */
+  transport?: string;
+  /** Metrics, logs and traces listen here; called on the hot path, so keep them cheap. */
+  hooks?: GenerationHooks;
+}
+
+/** What observers hear while a generation runs (its end is `onEnd`). */
+export interface GenerationHooks {
+  /** Between two content events, in ms. */
+  contentGap?(generation: StreamGeneration, ms: number): void;
+  /** An upstream attempt ended. */
+  attempt?(generation: StreamGeneration, record: AttemptRecord): void;
+  /** The upstream request closed this long (ms) after a cancel. */
+  upstreamClosed?(generation: StreamGeneration, msAfterCancel: number): void;
 }
 
 /** One generation: its upstream loop, usage and timers, appending to its log. */
@@ -55,6 +69,14 @@ export class StreamGeneration {
   /** Monotonic ms (performance.now) at creation and at the first content event: time to first token. */
   readonly startedAt = performance.now();
   firstContentAt: number | undefined;
+  /** Monotonic ms of the latest content event (for inter-token gaps) and of the terminal event. */
+  lastContentAt: number | undefined;
+  endedAt: number | undefined;
+  readonly transport: string;
+  /** Every upstream attempt so far, in order. */
+  readonly attempts: AttemptRecord[] = [];
+  /** `retry` events: attempts that failed before content and were tried again. */
+  retries = 0;
   readonly policy: DisconnectPolicy;
   /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
   readonly settled: Promise<void>;
@@ -76,6 +98,9 @@ export class StreamGeneration {
   private readonly assembler: MessageAssembler | undefined;
   /** Readers anywhere; the disconnect policy runs only when it is zero. */
   private readerCount = 0;
+  private readonly hooks: GenerationHooks | undefined;
+  /** Monotonic ms of the first cancel, to time how fast the upstream request closes. */
+  private cancelledAt: number | undefined;
 
   constructor(init: GenerationInit) {
     this.id = init.id;
@@ -87,6 +112,8 @@ export class StreamGeneration {
     this.policy = init.request.on_disconnect ?? 'grace';
     this.assembler = init.request.conversation_id === undefined ? undefined : new MessageAssembler();
     this.onEndCb = init.onEnd;
+    this.transport = init.transport ?? 'other';
+    this.hooks = init.hooks;
     this.log = new StreamLog(init.config.log);
     this.settled = new Promise((resolve) => {
       this.resolveSettled = resolve;
@@ -161,6 +188,7 @@ export class StreamGeneration {
   cancel(reason: CancelReason): void {
     if (this.log.ended) return;
     this.cancelReason = reason;
+    this.cancelledAt = performance.now();
     const event: CancelledEvent = { type: 'cancelled', reason, usage: this.meter.estimate() };
     this.finish(event);
   }
@@ -176,14 +204,27 @@ export class StreamGeneration {
 
   /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
   run(upstream: Upstream): void {
-    void this.pump(upstream).finally(this.resolveSettled);
+    void this.pump(upstream).finally(() => {
+      if (this.cancelledAt !== undefined) {
+        this.hooks?.upstreamClosed?.(this, performance.now() - this.cancelledAt);
+      }
+      this.resolveSettled();
+    });
   }
+
+  private readonly onAttempt = (record: AttemptRecord): void => {
+    this.attempts.push(record);
+    this.hooks?.attempt?.(this, record);
+  };
 
   private async pump(upstream: Upstream): Promise<void> {
     const signal = this.controller.signal;
     try {
       const conversation = this.request.conversation_id;
-      const hints = conversation === undefined ? {} : { affinity: conversation };
+      const hints = {
+        onAttempt: this.onAttempt,
+        ...(conversation === undefined ? {} : { affinity: conversation }),
+      };
       for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
         if (this.log.ended) break;
         switch (event.type) {
@@ -191,6 +232,7 @@ export class StreamGeneration {
             this.meter.report(event.usage);
             break;
           case 'retry':
+            this.retries++;
             this.log.append(event);
             break;
           case 'done':
@@ -247,7 +289,10 @@ export class StreamGeneration {
   }
 
   private countContent(event: ContentEvent): void {
-    if (this.firstContentAt === undefined) this.firstContentAt = performance.now();
+    const now = performance.now();
+    if (this.firstContentAt === undefined) this.firstContentAt = now;
+    else this.hooks?.contentGap?.(this, now - (this.lastContentAt ?? now));
+    this.lastContentAt = now;
     this.meter.count(event);
     this.assembler?.add(event);
   }
@@ -259,6 +304,7 @@ export class StreamGeneration {
     // After `done` the upstream has finished on its own: no abort, so its connection can be reused.
     if (event.type !== 'done' && !this.controller.signal.aborted) this.controller.abort();
     this.log.append(event);
+    this.endedAt = performance.now();
     this.onEndCb(this);
     this.resolveEnded();
   }

@@ -12,7 +12,7 @@ import { MemoryStreamStore } from './memory-stream-store.js';
 import { type Limits, NO_LIMITS } from './principal.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
-import { StreamGeneration, type StreamOutcome } from './stream-generation.js';
+import { type GenerationHooks, StreamGeneration, type StreamOutcome } from './stream-generation.js';
 import type { StreamHandle } from './stream-handle.js';
 import type { StreamStore } from './stream-store.js';
 import type { StreamsConfig } from './streams-config.js';
@@ -50,6 +50,17 @@ export interface CreateOptions {
   readonly address?: string;
   /** The owner's limits, enforced through the registry's limiter before the upstream is called. */
   readonly limits?: Limits;
+  /** The transport starting it (`sse`, `ws`, `classic`, …): a label for metrics and logs. */
+  readonly transport?: string;
+}
+
+/**
+ * What metrics, logs and traces hear about streams generated here: each start, the generation's
+ * hooks while it runs, and its end.
+ */
+export interface StreamObserver extends GenerationHooks {
+  started?(generation: StreamGeneration): void;
+  ended?(generation: StreamGeneration): void;
 }
 
 /** Called whenever a stream generated here ends; the metrics and tests listen here. */
@@ -63,6 +74,19 @@ export class StreamRegistry {
   private readonly store: StreamStore;
   private readonly conversations: ConversationHooks | undefined;
   private readonly endListeners = new Set<StreamEndListener>();
+  private readonly observers = new Set<StreamObserver>();
+  /** One hooks object for every generation, fanning out to the observers present at call time. */
+  private readonly hooks: GenerationHooks = {
+    contentGap: (g, ms) => {
+      for (const o of this.observers) o.contentGap?.(g, ms);
+    },
+    attempt: (g, record) => {
+      for (const o of this.observers) o.attempt?.(g, record);
+    },
+    upstreamClosed: (g, ms) => {
+      for (const o of this.observers) o.upstreamClosed?.(g, ms);
+    },
+  };
   /** Resolved whenever a stream ends, so `idle()` can look again. */
   private readonly endWaiters: (() => void)[] = [];
   /** Running streams per creator address (only while `maxStreamsPerAddress` is set). */
@@ -166,6 +190,8 @@ export class StreamRegistry {
         this.releaseAddress(address);
         this.onGenerationEnd(g);
       },
+      hooks: this.hooks,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
     });
     this.leases.set(generation, lease);
     let handle: StreamHandle;
@@ -179,6 +205,7 @@ export class StreamRegistry {
     this.generations.set(generation.id, { generation, handle });
     // Kept until its readers here have written the terminal event too: what a drain waits for.
     void generation.settled.then(() => handle.drained()).then(() => this.generations.delete(generation.id));
+    for (const o of this.observers) o.started?.(generation);
     generation.run(this.upstream);
     return handle;
   }
@@ -227,6 +254,24 @@ export class StreamRegistry {
   /** Resolves when the upstream loop of a stream generated here has unwound (at once otherwise). */
   settled(id: string): Promise<void> {
     return this.generations.get(id)?.generation.settled ?? Promise.resolve();
+  }
+
+  /** Adds an observer (metrics, logs, traces); returns its removal. */
+  observe(observer: StreamObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
+    };
+  }
+
+  /** Generations on this instance that have no terminal event yet, by the transport that started them. */
+  runningByTransport(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { generation } of this.generations.values()) {
+      if (generation.state === 'running')
+        counts.set(generation.transport, (counts.get(generation.transport) ?? 0) + 1);
+    }
+    return counts;
   }
 
   onEnd(listener: StreamEndListener): () => void {
@@ -290,6 +335,7 @@ export class StreamRegistry {
       }
     }
     for (const listener of this.endListeners) listener(generation);
+    for (const o of this.observers) o.ended?.(generation);
     for (const resolve of this.endWaiters.splice(0)) resolve();
   }
 }

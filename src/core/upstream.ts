@@ -1,4 +1,5 @@
 /** The seam every upstream implements: the Anthropic SDK adapter, and test fakes. */
+import type { ErrorCode } from './errors.js';
 import type { ContentEvent, RetryEvent } from './events.js';
 import type { UpstreamRequest } from './request.js';
 import type { UsageReport } from './usage.js';
@@ -23,10 +24,37 @@ export interface UpstreamDone {
  */
 export type UpstreamEvent = ContentEvent | RetryEvent | UpstreamDone | UsageUpdate;
 
+/**
+ * What one upstream attempt was, for logs, metrics and traces: where it went, how it ended, the
+ * upstream's `request-id` and, for a failure, its cause. Never a key, a prompt or a reply.
+ */
+export interface AttemptRecord {
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly outcome: 'done' | 'failed' | 'aborted';
+  /** The upstream's host (and port). */
+  readonly host: string;
+  readonly requestId?: string;
+  /** A failure's relay code, short reason, HTTP status, Anthropic error type, connection error code. */
+  readonly code?: ErrorCode;
+  readonly reason?: string;
+  readonly status?: number;
+  readonly errorType?: string;
+  readonly cause?: string;
+}
+
+/** Told as each upstream attempt ends (before the retry that may follow it). */
+export type AttemptObserver = (record: AttemptRecord) => void;
+
 /** What an upstream may use to route a request, besides the request itself. */
 export interface UpstreamHints {
   /** Keeps a conversation's turns on one upstream (its prompt cache lives there). */
   readonly affinity?: string;
+  /** Told as each upstream attempt ends (logs, metrics, traces). */
+  readonly onAttempt?: AttemptObserver;
 }
 
 export interface Upstream {

@@ -46,7 +46,11 @@ export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
         ...(model === undefined ? {} : { model }),
         ...(max_tokens === undefined ? {} : { max_tokens }),
       },
-      { ...ownedBy(c.var.principal), address: addressKey(incoming.socket.remoteAddress) },
+      {
+        ...ownedBy(c.var.principal),
+        transport: 'classic',
+        address: addressKey(incoming.socket.remoteAddress),
+      },
     );
     streamToSse(outgoing, stream, 0, {
       encode: classicFrames,

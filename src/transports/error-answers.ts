@@ -41,6 +41,31 @@ export function answerErrors(logger: Logger): ErrorHandler<RelayEnv> {
     // A bug (anything not a RelayError, or one already turned into internal_error): logged with its stack.
     if (!(err instanceof RelayError) || err.code === 'internal_error')
       logger.error({ err }, 'unhandled route error');
+    // One line per refused request: its code, never its body.
+    else if (err.status >= 500) logger.warn(refusal(c, err), 'request refused');
+    else logger.info(refusal(c, err), 'request refused');
     return errorAnswer(c.get('errorShape'), err);
   };
+}
+
+function refusal(c: Context<RelayEnv>, err: RelayError): Record<string, unknown> {
+  const cause = causeCode(err.cause);
+  return {
+    method: c.req.method,
+    path: c.req.path,
+    status: err.status,
+    code: err.code,
+    principal: c.var.principal?.id,
+    ...(cause === undefined ? {} : { cause }),
+  };
+}
+
+/** The system error code behind an upstream failure (ECONNREFUSED, ENOTFOUND, …), if any. */
+function causeCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

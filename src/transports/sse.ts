@@ -29,6 +29,7 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
     const betas = parseAnthropicBeta(c.req.header('anthropic-beta'));
     const stream = await registry.create(req, {
       ...ownedBy(c.var.principal),
+      transport: 'sse',
       ...(betas === undefined ? {} : { betas }),
       address: addressKey(c.env.incoming.socket.remoteAddress),
     });

@@ -210,9 +210,16 @@ export class WsConnection {
         limits: this.options.principal.limits,
         ...(frame.anthropic_beta === undefined ? {} : { betas: frame.anthropic_beta }),
         ...(this.options.address === undefined ? {} : { address: this.options.address }),
+        transport: 'ws',
       });
     } catch (err) {
-      this.sendError(this.reportable(err), context);
+      const error = this.reportable(err);
+      // One line per refused start, like the HTTP routes: its code, never the request.
+      this.options.logger?.info(
+        { transport: 'ws', code: error.code, principal: this.options.principal.id },
+        'request refused',
+      );
+      this.sendError(error, context);
       return;
     } finally {
       this.starting--;

@@ -19,7 +19,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { UpstreamRequest } from '../core/request.js';
 import { sleep } from '../core/signals.js';
 import type { Upstream, UpstreamEvent, UpstreamHints } from '../core/upstream.js';
-import { type AttemptDeadlines, type AttemptProgress, type AttemptTarget, runAttempt } from './attempt.js';
+import {
+  type AttemptDeadlines,
+  type AttemptOutcome,
+  type AttemptProgress,
+  type AttemptTarget,
+  runAttempt,
+} from './attempt.js';
+import { describeAttempt, hostOf } from './attempt-record.js';
 import { createNodeFetch, type NodeFetch } from './node-fetch.js';
 import { type AttemptReport, type Choice, disables, UpstreamPool } from './pool.js';
 import { singleUpstream, type UpstreamSpec } from './pool-config.js';
@@ -105,17 +112,14 @@ export class AnthropicUpstream implements Upstream {
         const lease = this.pool.begin(name);
         const progress: AttemptProgress = { firstContentAt: undefined };
         const attemptStart = performance.now();
+        const attemptStartedAt = Date.now();
+        const target = this.targetOf(name);
         let attemptFailure: AttemptFailure | undefined;
         let finished = false;
+        // A consumer that stops reading (a cancel) ends the attempt inside `yield*`: reported anyway.
+        let outcome: AttemptOutcome = { kind: 'aborted' };
         try {
-          const outcome = yield* runAttempt(
-            this.targetOf(name),
-            body,
-            this.deadlines,
-            signal,
-            progress,
-            headers,
-          );
+          outcome = yield* runAttempt(target, body, this.deadlines, signal, progress, headers);
           finished = outcome.kind === 'done';
           if (outcome.kind !== 'failed') return;
           failed = attemptFailure = outcome.failure;
@@ -126,6 +130,15 @@ export class AnthropicUpstream implements Upstream {
           const at = progress.firstContentAt;
           if (at !== undefined && hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
           lease.end(reportOf(attemptFailure, finished, at === undefined ? undefined : at - attemptStart));
+          hints.onAttempt?.(
+            describeAttempt(
+              attempt,
+              attemptStartedAt,
+              hostOf(target.client.baseURL),
+              outcome,
+              progress.requestId,
+            ),
+          );
         }
       } else {
         if (!choice.failure.retry) throw choice.failure.error;

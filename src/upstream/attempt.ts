@@ -45,6 +45,8 @@ export interface AttemptTarget {
 export interface AttemptProgress {
   /** performance.now() of the first content event, once there was one. */
   firstContentAt: number | undefined;
+  /** The upstream's `request-id`, once its response headers arrived. */
+  requestId?: string | undefined;
 }
 
 /** How an attempt ended. */
@@ -99,6 +101,7 @@ export async function* runAttempt(
     // the body is read here, straight from the socket (see node-fetch.ts).
     const options = headers === undefined ? { signal: link.signal } : { signal: link.signal, headers };
     reader = readBody(await target.client.messages.create(body, options).asResponse());
+    if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
     lastEventAt = performance.now();
     idle.reset();
     const state = newMapperState();

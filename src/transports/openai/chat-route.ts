@@ -41,6 +41,7 @@ export function registerOpenAIChatRoute(app: RelayApp, deps: OpenAIChatDeps): vo
     const stream = await deps.registry.create(call.request, {
       ...ownedBy(c.var.principal),
       address: addressKey(incoming.socket.remoteAddress),
+      transport: 'openai',
     });
     const meta: CompletionMeta = {
       id: `chatcmpl-${stream.id}`,
