@@ -609,8 +609,16 @@ describe('authentication, limits and metrics', () => {
   it('completions are relay streams: /metrics counts them', async () => {
     const ended = async (): Promise<number> => {
       const text = await (await fetch(`${relay.url}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith('relay_streams_ended_total{outcome="done"'));
-      return line === undefined ? 0 : Number(line.split(' ').at(-1));
+      // Labelled by the transport that started them (and model, principal): sum those of this route.
+      return text
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('relay_streams_ended_total{') &&
+            l.includes('transport="openai"') &&
+            l.includes('outcome="done"'),
+        )
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
     };
     const before = await ended();
     await client.chat.completions.create({ model: 'claude-sim', messages: user(`count me ${tag()}`) });
