@@ -1,7 +1,8 @@
 /**
  * The log lines an on-call engineer reads about streams: one per ended stream (who, how, how long,
  * what it cost, the upstream's request ids to match a support ticket) and one per failed upstream
- * attempt with its cause. Never prompt text, reply text or a key: only ids, codes and counts.
+ * attempt with its cause. Never prompt text, reply text, a key or an upstream URL (upstreams are
+ * named by their pool name; the start line says where each goes): only ids, codes and counts.
  */
 import type { StreamGeneration } from './core/stream-generation.js';
 import type { StreamRegistry } from './core/streams.js';
@@ -52,7 +53,7 @@ function endFields(g: StreamGeneration): Record<string, unknown> {
 function attemptFields(a: AttemptRecord): Record<string, unknown> {
   return {
     attempt: a.attempt,
-    host: a.host,
+    upstream: a.upstream,
     code: a.code,
     reason: a.reason,
     status: a.status,

@@ -86,7 +86,7 @@ describe('logs', () => {
     expect(raw.join('\n')).not.toContain('marmalade');
   });
 
-  it('an unreachable upstream: each attempt logged with its cause and host, never the key', async () => {
+  it('an unreachable upstream: each attempt logged with its cause and upstream, the start line names where it goes, never the key', async () => {
     const key = 'sk-test-key-never-logged-0123456789';
     const { relay, lines, raw } = await relayWithLogs({
       anthropicApiKey: key,
@@ -103,7 +103,7 @@ describe('logs', () => {
     for (const f of failures) {
       expect(f).toMatchObject({
         stream_id: id,
-        host: '127.0.0.1:1',
+        upstream: 'anthropic',
         cause: 'ECONNREFUSED',
         code: 'upstream_error',
       });

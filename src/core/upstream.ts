@@ -35,7 +35,9 @@ export interface AttemptRecord {
   readonly startedAt: number;
   readonly endedAt: number;
   readonly outcome: 'done' | 'failed' | 'aborted';
-  /** The upstream's host (and port). */
+  /** The upstream's name in the pool (what logs and metrics show: never a URL or key). */
+  readonly upstream: string;
+  /** Its host (and port), for trace spans' `server.address`. */
   readonly host: string;
   readonly requestId?: string;
   /** A failure's relay code, short reason, HTTP status, Anthropic error type, connection error code. */

@@ -134,6 +134,7 @@ export class AnthropicUpstream implements Upstream {
             describeAttempt(
               attempt,
               attemptStartedAt,
+              name,
               hostOf(target.client.baseURL),
               outcome,
               progress.requestId,

@@ -10,6 +10,7 @@ import type { AttemptOutcome } from './attempt.js';
 export function describeAttempt(
   attempt: number,
   startedAt: number,
+  upstream: string,
   host: string,
   outcome: AttemptOutcome,
   requestId: string | undefined,
@@ -18,6 +19,7 @@ export function describeAttempt(
     attempt,
     startedAt,
     endedAt: Date.now(),
+    upstream,
     host,
     ...(requestId === undefined ? {} : { requestId }),
   };
