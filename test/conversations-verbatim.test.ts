@@ -61,7 +61,7 @@ async function wholeContent(tag: string): Promise<unknown> {
 
 describe('a conversation with thinking and a client tool', () => {
   it('sends every earlier assistant turn upstream byte for byte over three turns', async () => {
-    const conversation_id = `verbatim-${randomUUID().slice(0, 8)}`;
+    const conversation_id = `verbatim-${randomUUID()}`;
     const t1 = `t1${randomUUID().slice(0, 8)}`;
     const first = await turn({
       conversation_id,

@@ -45,7 +45,7 @@ describe('receiving a request is bounded', () => {
   it('cuts a body trickled a byte at a time (408) within the request timeout', async () => {
     const { socket, closed } = rawConnection(relay.port);
     socket.write(
-      'POST /v1/streams HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+      'POST /v1/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
     );
     let sent = 1;
     const trickle = setInterval(() => {
@@ -66,7 +66,7 @@ describe('receiving a request is bounded', () => {
 
   it('cuts headers trickled a byte at a time within the headers timeout', async () => {
     const { socket, closed } = rawConnection(relay.port);
-    const head = `GET /health HTTP/1.1\r\nHost: relay\r\nX-Slow: ${'a'.repeat(200)}`;
+    const head = `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`;
     let i = 0;
     const trickle = setInterval(() => {
       if (!socket.destroyed && i < head.length) socket.write(head[i++]!);
@@ -120,7 +120,7 @@ describe('the connection cap', () => {
       }
       await sleep(100);
       const over = rawConnection(capped.port);
-      over.socket.write('GET /health HTTP/1.1\r\nHost: relay\r\n\r\n');
+      over.socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
       expect(await within(over.closed, 5000, 'the refusal')).toBe('');
 
       held.pop()!.destroy();
