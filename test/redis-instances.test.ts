@@ -179,10 +179,15 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
     }
     expect(second.status).toBe(200);
     expect(events((await readSse(second)).frames).at(-1)?.type).toBe('done');
-    const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conversation-0123456789`)).json()) as {
-      messages: { role: string }[];
+    // The second reply, too, is kept just after its `done`: read until it has landed (bounded).
+    const roles = async (): Promise<string[]> => {
+      const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conversation-0123456789`)).json()) as {
+        messages: { role: string }[];
+      };
+      return kept.messages.map((m) => m.role);
     };
-    expect(kept.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    await until(async () => (await roles()).length === 4, 5_000, 'the second reply to be kept');
+    expect(await roles()).toEqual(['user', 'assistant', 'user', 'assistant']);
   });
 
   it('a stream id of the wrong shape or another client is not_found on every instance', async () => {
