@@ -25,6 +25,7 @@ import { registerOpenAIErrorShape, registerOpenAIRoutes } from './transports/ope
 import { registerOpsRoutes } from './transports/ops.js';
 import { OriginPolicy } from './transports/origin-policy.js';
 import type { RelayApp, RelayEnv } from './transports/relay-env.js';
+import { RequestBudget } from './transports/request-budget.js';
 import { registerSseRoutes } from './transports/sse.js';
 import { registerTicketRoutes, type TicketRouteDeps } from './transports/tickets.js';
 import { type PageInfo, registerWebRoutes } from './web/routes.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   readonly issueTicket?: TicketRouteDeps['issueTicket'];
   /** Per-principal limits for the Anthropic-compatible /v1/messages (streams go through the registry). */
   readonly limiter?: Limiter;
+  /** Request bytes held at once, shared with the WebSocket transport (default: one of its own). */
+  readonly requestBudget?: RequestBudget;
 }
 
 export type { RelayApp } from './transports/relay-env.js';
@@ -63,7 +66,8 @@ export function createApp(deps: AppDeps): RelayApp {
   registerOpenAIErrorShape(app);
   app.use('*', cors(deps.origins ?? new OriginPolicy([])));
   app.use('*', authenticateRequests(deps.authenticate ?? authenticateAnonymous));
-  const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs };
+  const requestBudget = deps.requestBudget ?? new RequestBudget(deps.config.maxRequestBytesInFlight);
+  const http = { bodyLimitBytes: deps.config.bodyLimitBytes, pingMs: deps.config.ssePingMs, requestBudget };
 
   registerSseRoutes(app, { registry: deps.registry, ...http });
   registerClassicRoutes(app, { registry: deps.registry, ...http });
@@ -85,6 +89,7 @@ export function createApp(deps: AppDeps): RelayApp {
     },
     limiter: deps.limiter ?? UNLIMITED,
     defaultMaxTokens: deps.config.defaultMaxTokens,
+    requestBudget,
   });
   if (deps.issueTicket) registerTicketRoutes(app, { issueTicket: deps.issueTicket });
   if (deps.conversations) registerConversationRoutes(app, { conversations: deps.conversations });

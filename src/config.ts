@@ -150,7 +150,16 @@ export const SETTINGS = {
     default: '0',
     help: 'client connections held at once (0 = half the open-file limit less 128, room for upstream sockets); more are closed at once',
   },
-  bodyLimitBytes: { env: 'RELAY_BODY_LIMIT_BYTES', default: '1048576', help: 'largest HTTP request body' },
+  bodyLimitBytes: {
+    env: 'RELAY_BODY_LIMIT_BYTES',
+    default: '33554432',
+    help: "largest request body on a Messages route and largest WebSocket start frame (Anthropic's own: 32 MB)",
+  },
+  maxRequestBytesInFlight: {
+    env: 'RELAY_MAX_REQUEST_BYTES_IN_FLIGHT',
+    default: '268435456',
+    help: 'request bytes being read at once, all routes and WebSocket frames; past it a request gets 503 overloaded',
+  },
   wsHeartbeatMs: {
     env: 'RELAY_WS_HEARTBEAT_MS',
     default: '25000',
@@ -158,8 +167,8 @@ export const SETTINGS = {
   },
   wsMaxPayloadBytes: {
     env: 'RELAY_WS_MAX_PAYLOAD_BYTES',
-    default: '262144',
-    help: 'largest WebSocket frame accepted',
+    default: '67108864',
+    help: 'largest WebSocket frame read at all; a bigger one closes the connection (1009). A start frame over RELAY_BODY_LIMIT_BYTES gets an error for that frame',
   },
   wsHighWaterBytes: {
     env: 'RELAY_WS_HIGH_WATER_BYTES',
@@ -332,6 +341,7 @@ const configSchema = z.strictObject({
   requestTimeoutMs: int(),
   maxConnections: int(),
   bodyLimitBytes: int(1024),
+  maxRequestBytesInFlight: int(1024),
   wsHeartbeatMs: int(1),
   wsMaxPayloadBytes: int(1024),
   wsHighWaterBytes: int(1024),
@@ -503,6 +513,7 @@ export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'lo
   return {
     heartbeatMs: config.wsHeartbeatMs,
     maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxFrameBytes: config.bodyLimitBytes,
     highWaterBytes: config.wsHighWaterBytes,
     hardLimitBytes: config.wsHardLimitBytes,
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,

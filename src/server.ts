@@ -36,6 +36,7 @@ import { startRedisStore } from './redis/redis-backend.js';
 import { RedisConversationStore } from './redis/redis-conversation-store.js';
 import { logStreams } from './stream-logs.js';
 import type { Authenticate } from './transports/authenticate.js';
+import { RequestBudget } from './transports/request-budget.js';
 import { attachWebSocket, WS_PATH } from './transports/ws.js';
 import { AnthropicUpstream } from './upstream/anthropic.js';
 import { SdkPassthrough } from './upstream/passthrough.js';
@@ -177,11 +178,14 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   });
   // One authentication for HTTP and the WebSocket upgrade.
   const authenticate = options.authenticate ?? auth.authenticate;
+  // One budget for request bytes held at once, HTTP bodies and WebSocket frames alike.
+  const requestBudget = new RequestBudget(config.maxRequestBytesInFlight);
   const app = createApp({
     authenticate,
     origins: auth.origins,
     issueTicket: auth.issueTicket,
     limiter,
+    requestBudget,
     config,
     registry,
     logger,
@@ -246,6 +250,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   const ws = attachWebSocket(server, {
     registry,
     authenticate,
+    requestBudget,
     ...webSocketSettings(config),
     logger,
   });

@@ -340,10 +340,21 @@ describe('bad input', () => {
     });
   }
 
-  it('answers 413 payload_too_large for a body over the limit', async () => {
-    const res = await post({ message: 'x'.repeat(2 * 1024 * 1024) });
-    expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
+  it('answers 413 payload_too_large naming the setting for a body over RELAY_BODY_LIMIT_BYTES', async () => {
+    const small = await startTestRelay({ bodyLimitBytes: 1024 * 1024 });
+    try {
+      const res = await fetch(`${small.url}/v1/streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'x'.repeat(2 * 1024 * 1024) }),
+      });
+      expect(res.status).toBe(413);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('payload_too_large');
+      expect(body.error.message).toContain('RELAY_BODY_LIMIT_BYTES');
+    } finally {
+      await small.close();
+    }
   });
 
   it('answers 404 for unknown routes and 405 with Allow for wrong methods', async () => {

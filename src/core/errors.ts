@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'shutting_down',
   'store_unavailable',
   'instance_lost',
+  'overloaded',
   'internal_error',
 ] as const;
 
@@ -88,7 +89,7 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     status: 413,
     retryable: false,
     wsClose: 1009,
-    description: 'Body or frame over the configured size limit.',
+    description: 'Body or frame over the configured size limit (the message names the setting).',
   },
   conflict: {
     status: 409,
@@ -171,6 +172,13 @@ const INFO: { readonly [C in ErrorCode]: ErrorCodeInfo } = {
     wsClose: 1011,
     description:
       'The instance generating this stream stopped (crash, host loss); another instance ended the stream with the usage so far. Start it again.',
+  },
+  overloaded: {
+    status: 503,
+    retryable: true,
+    wsClose: 1013,
+    description:
+      'The relay already holds its maximum of request bytes being read (RELAY_MAX_REQUEST_BYTES_IN_FLIGHT); retry shortly.',
   },
   internal_error: {
     status: 500,

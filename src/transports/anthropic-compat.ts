@@ -28,6 +28,7 @@ import { readJsonBody } from './http-body.js';
 import { type PassthroughDeadlineSettings, PassthroughDeadlines } from './passthrough-deadlines.js';
 import { PassthroughUsage } from './passthrough-usage.js';
 import type { RelayApp, RelayEnv } from './relay-env.js';
+import type { RequestBudget } from './request-budget.js';
 
 export interface AnthropicCompatDeps {
   /** Undefined when the relay runs on a test upstream with no API behind it. */
@@ -43,6 +44,7 @@ export interface AnthropicCompatDeps {
   readonly limiter: Limiter;
   /** What a request without `max_tokens` reserves (the upstream will refuse it anyway). */
   readonly defaultMaxTokens: number;
+  readonly requestBudget?: RequestBudget;
 }
 
 type Ctx = Context<RelayEnv>;
@@ -109,7 +111,8 @@ async function forward(
       stop.abort();
       if (!piping) controller.abort();
     });
-    const body = method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes) : undefined;
+    const body =
+      method === 'POST' ? await readObjectBody(incoming, deps.bodyLimitBytes, deps.requestBudget) : undefined;
     if (path === '/v1/messages' && body !== undefined) lease = await admit(c.var.principal, body, deps);
     const call: ApiCall = {
       method,
@@ -173,8 +176,9 @@ function admit(
 async function readObjectBody(
   incoming: HttpBindings['incoming'],
   limitBytes: number,
+  budget: RequestBudget | undefined,
 ): Promise<Record<string, unknown>> {
-  const body = await readJsonBody(incoming, limitBytes);
+  const body = await readJsonBody(incoming, limitBytes, budget);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new RelayError('invalid_request', 'the request body must be a JSON object');
   }

@@ -12,6 +12,7 @@ const ANTHROPIC_ERROR_TYPES: Partial<Record<ErrorCode, string>> = {
   limit_exceeded: 'rate_limit_error',
   quota_exceeded: 'rate_limit_error',
   upstream_overloaded: 'overloaded_error',
+  overloaded: 'overloaded_error',
   upstream_timeout: 'timeout_error',
   // Temporary, and SDKs retry it: the same type the drain's `error` event carries.
   shutting_down: 'overloaded_error',

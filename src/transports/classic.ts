@@ -15,6 +15,7 @@ import { ownedBy } from './authenticate.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
 import { addressKey } from './remote-address.js';
+import type { RequestBudget } from './request-budget.js';
 import { streamToSse } from './sse-response.js';
 
 const classicRequest = z.strictObject({
@@ -27,6 +28,7 @@ const classicRequest = z.strictObject({
 export interface ClassicDeps {
   readonly registry: StreamRegistry;
   readonly bodyLimitBytes: number;
+  readonly requestBudget?: RequestBudget;
   readonly pingMs: number;
 }
 
@@ -35,7 +37,9 @@ export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
 
   app.post('/chat/stream', async (c) => {
     const { incoming, outgoing } = c.env;
-    const parsed = classicRequest.safeParse(await readJsonBody(incoming, deps.bodyLimitBytes));
+    const parsed = classicRequest.safeParse(
+      await readJsonBody(incoming, deps.bodyLimitBytes, deps.requestBudget),
+    );
     if (!parsed.success) throw new RelayError('invalid_request', describeIssues(parsed.error));
     const { message, system, model, max_tokens } = parsed.data;
     const stream = await deps.registry.create(

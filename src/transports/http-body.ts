@@ -1,30 +1,63 @@
 /**
- * Reads a JSON request body straight from Node's IncomingMessage, with a size limit, without the
- * web-streams hop that `Request.json()` would add on the hot path.
+ * Reads a JSON request body straight from Node's IncomingMessage, with a size limit and a share
+ * of the relay's request-byte budget, without the web-streams hop that `Request.json()` would add
+ * on the hot path.
  */
 import type { IncomingMessage } from 'node:http';
 import { RelayError } from '../core/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, tooDeepMessage } from '../core/json-depth.js';
+import { type RequestBudget, tooLarge } from './request-budget.js';
 
-export async function readJsonBody(incoming: IncomingMessage, limitBytes: number): Promise<unknown> {
-  requireJsonContentType(incoming.headers['content-type']);
-  const declared = Number(incoming.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLarge(limitBytes);
-    chunks.push(chunk);
+export async function readJsonBody(
+  incoming: IncomingMessage,
+  limitBytes: number,
+  budget?: RequestBudget,
+): Promise<unknown> {
+  try {
+    requireJsonContentType(incoming.headers['content-type']);
+  } catch (err) {
+    throw refuse(incoming, err);
   }
-  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '')
-    throw new RelayError('invalid_request', 'the request body is empty; send a JSON object');
+  const declared = Number(incoming.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes)
+    throw refuse(incoming, tooLarge('the request body', limitBytes));
+  // A declared length is reserved up front, so a refusal comes before any byte is buffered.
+  let reserved = Number.isFinite(declared) ? declared : 0;
+  try {
+    if (budget !== undefined && reserved > 0) budget.reserve(reserved);
+  } catch (err) {
+    reserved = 0;
+    throw refuse(incoming, err);
+  }
   let value: unknown;
   try {
-    value = JSON.parse(text) as unknown;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Not destroyed on an early exit: the refused rest is drained instead (see refuse).
+    for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limitBytes) throw refuse(incoming, tooLarge('the request body', limitBytes));
+      if (budget !== undefined && size > reserved) {
+        budget.reserve(size - reserved);
+        reserved = size;
+      }
+      chunks.push(chunk);
+    }
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    if (text.trim() === '')
+      throw new RelayError('invalid_request', 'the request body is empty; send a JSON object');
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new RelayError(
+        'invalid_request',
+        `the request body is not valid JSON (${(err as Error).message})`,
+      );
+    }
   } catch (err) {
-    throw new RelayError('invalid_request', `the request body is not valid JSON (${(err as Error).message})`);
+    throw refuse(incoming, err);
+  } finally {
+    budget?.release(reserved);
   }
   // Before anything serialises it again (the SDK's JSON.stringify overflows the stack far down).
   if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
@@ -33,8 +66,13 @@ export async function readJsonBody(incoming: IncomingMessage, limitBytes: number
   return value;
 }
 
-function tooLarge(limit: number): RelayError {
-  return new RelayError('payload_too_large', `the request body is over the ${limit}-byte limit`);
+/**
+ * A refused body is read to its end and discarded (not buffered), so the client, still sending,
+ * gets the answer instead of a reset.
+ */
+function refuse(incoming: IncomingMessage, err: unknown): unknown {
+  if (!incoming.readableEnded) incoming.resume();
+  return err;
 }
 
 /**

@@ -9,12 +9,15 @@ import { ownedBy } from './authenticate.js';
 import { readJsonBody } from './http-body.js';
 import type { RelayApp } from './relay-env.js';
 import { addressKey } from './remote-address.js';
+import type { RequestBudget } from './request-budget.js';
 import { streamToSse } from './sse-response.js';
 import { sseFrames } from './wire.js';
 
 export interface SseDeps {
   readonly registry: StreamRegistry;
   readonly bodyLimitBytes: number;
+  /** Request bytes held at once across the relay; a body past it is refused with `overloaded`. */
+  readonly requestBudget?: RequestBudget;
   readonly pingMs: number;
 }
 
@@ -25,7 +28,9 @@ export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
   app.post('/v1/streams', async (c) => {
     const { incoming, outgoing } = c.env;
     // Minted here (not only in the registry) so this answer can name the new conversation.
-    const req = mintConversation(parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes)));
+    const req = mintConversation(
+      parseStreamRequest(await readJsonBody(incoming, deps.bodyLimitBytes, deps.requestBudget)),
+    );
     const betas = parseAnthropicBeta(c.req.header('anthropic-beta'));
     const stream = await registry.create(req, {
       ...ownedBy(c.var.principal),

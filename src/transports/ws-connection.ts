@@ -13,6 +13,7 @@ import type { StreamHandle } from '../core/stream-handle.js';
 import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
+import { type RequestBudget, tooLarge } from './request-budget.js';
 import { wsMessage } from './wire.js';
 import { FloodGuard } from './ws-flood-guard.js';
 import {
@@ -39,6 +40,9 @@ export interface WsConnectionOptions {
   readonly maxStreamsPerConnection: number;
   /** The client's address key: streams started here count against it (see the registry). */
   readonly address?: string | undefined;
+  /** A bigger frame gets `payload_too_large` (with its `ref` when one is found) and is not parsed. */
+  readonly maxFrameBytes: number;
+  readonly requestBudget?: RequestBudget;
   readonly logger?: Logger | undefined;
   /** Told when the relay closes the connection (the close code; 1006 for a terminate). */
   readonly onServerClose: (code: number) => void;
@@ -163,7 +167,26 @@ export class WsConnection {
 
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {
     if (this.closing || this.flooded()) return;
-    const parsed = parseClientFrame(toBuffer(data), isBinary);
+    const bytes = toBuffer(data);
+    if (bytes.length > this.options.maxFrameBytes) {
+      // Only this frame is refused: the socket's other streams go on.
+      this.sendError(tooLarge('the frame', this.options.maxFrameBytes), refOf(bytes));
+      return;
+    }
+    // The frame is already in memory, but parsing it doubles that: count it while it is parsed.
+    const budget = this.options.requestBudget;
+    try {
+      budget?.reserve(bytes.length);
+    } catch (err) {
+      this.sendError(this.reportable(err), refOf(bytes));
+      return;
+    }
+    let parsed: ReturnType<typeof parseClientFrame>;
+    try {
+      parsed = parseClientFrame(bytes, isBinary);
+    } finally {
+      budget?.release(bytes.length);
+    }
     if (!parsed.ok) {
       this.sendError(parsed.error, parsed.context);
       return;
@@ -444,4 +467,14 @@ function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.from(data);
+}
+
+/**
+ * The `ref` of a frame that is not parsed (too large): looked for in its first bytes only, where a
+ * client that wants errors matched to its frames puts it.
+ */
+function refOf(bytes: Buffer): ErrorContext {
+  const head = bytes.subarray(0, 4096).toString('utf8');
+  const match = /"ref"\s*:\s*"([^"\\]{0,256})"/.exec(head);
+  return match?.[1] === undefined ? {} : { ref: match[1] };
 }

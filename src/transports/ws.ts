@@ -15,6 +15,7 @@ import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { type Authenticate, authenticateAnonymous } from './authenticate.js';
 import { addressKey } from './remote-address.js';
+import type { RequestBudget } from './request-budget.js';
 import { WsConnection } from './ws-connection.js';
 import { WS_CLOSE } from './ws-protocol.js';
 
@@ -35,8 +36,16 @@ export interface WsDeps {
   readonly authenticate?: Authenticate;
   /** Ping interval; a peer that did not pong since the previous ping is terminated. */
   readonly heartbeatMs: number;
-  /** Largest client frame; a bigger one closes the connection with 1009. */
+  /** Largest client frame read at all; a bigger one closes the connection with 1009. */
   readonly maxPayloadBytes: number;
+  /**
+   * Largest frame served (a `start` carries a whole Messages request); a bigger one, up to
+   * `maxPayloadBytes`, gets `payload_too_large` for that frame and the connection goes on.
+   * Default: `maxPayloadBytes`.
+   */
+  readonly maxFrameBytes?: number;
+  /** Request bytes held at once across the relay; a frame past it gets `overloaded`. */
+  readonly requestBudget?: RequestBudget;
   /** Cursors pause while their socket holds more than this. */
   readonly highWaterBytes: number;
   /** A write that leaves more than this in a socket's buffer closes it with 4008. */
@@ -138,6 +147,8 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
         maxMessagesPerSecond: deps.maxMessagesPerSecond,
         maxStreamsPerConnection: deps.maxStreamsPerConnection,
         address: addressKey(req.socket.remoteAddress),
+        maxFrameBytes: deps.maxFrameBytes ?? deps.maxPayloadBytes,
+        ...(deps.requestBudget === undefined ? {} : { requestBudget: deps.requestBudget }),
         logger: deps.logger,
         onServerClose: (code) => {
           serverCloses[code] = (serverCloses[code] ?? 0) + 1;

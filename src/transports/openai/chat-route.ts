@@ -17,6 +17,7 @@ import { ownedBy } from '../authenticate.js';
 import { readJsonBody } from '../http-body.js';
 import type { RelayApp } from '../relay-env.js';
 import { addressKey } from '../remote-address.js';
+import type { RequestBudget } from '../request-budget.js';
 import { streamToSse } from '../sse-response.js';
 import { type CompletionMeta, chatChunkEncoder } from './chunks.js';
 import { CompletionFold } from './completion.js';
@@ -27,6 +28,8 @@ import { type ChatCall, toChatCall } from './request.js';
 export interface OpenAIChatDeps {
   readonly registry: StreamRegistry;
   readonly bodyLimitBytes: number;
+  /** Request bytes held at once across the relay; a body past it is refused with `overloaded`. */
+  readonly requestBudget?: RequestBudget;
   readonly pingMs: number;
   /** RELAY_DEFAULT_MAX_TOKENS: reasoning budgets are added on top of it when no limit is given. */
   readonly defaultMaxTokens: number;
@@ -36,7 +39,7 @@ export interface OpenAIChatDeps {
 export function registerOpenAIChatRoute(app: RelayApp, deps: OpenAIChatDeps): void {
   app.post('/v1/chat/completions', async (c) => {
     const { incoming, outgoing } = c.env;
-    const body = await readJsonBody(incoming, deps.bodyLimitBytes);
+    const body = await readJsonBody(incoming, deps.bodyLimitBytes, deps.requestBudget);
     const call = toChatCall(body, { maxTokens: deps.defaultMaxTokens });
     const stream = await deps.registry.create(call.request, {
       ...ownedBy(c.var.principal),

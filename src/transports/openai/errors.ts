@@ -59,6 +59,7 @@ const TYPES: { readonly [C in ErrorCode]: string } = {
   shutting_down: 'server_error',
   store_unavailable: 'server_error',
   instance_lost: 'server_error',
+  overloaded: 'server_error',
   internal_error: 'server_error',
 };
 
