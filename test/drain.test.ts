@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RelayProcess, spawnRelay } from './helpers/relay-process.js';
 import { type SseFrame, streamSse } from './helpers/sse.js';
-import { isTerminalEvent, until, WsClient, type WsMsg, wsUrl } from './helpers/ws.js';
+import { isTerminalEvent, until, WsClient, wsUrl } from './helpers/ws.js';
 
 const TERMINAL = new Set(['done', 'error', 'cancelled']);
 const SHORT = '[[sim tokens=10 tps=10]]';

@@ -181,7 +181,9 @@ describe.skipIf(!REDIS)('several instances on one Redis', () => {
     expect(events((await readSse(second)).frames).at(-1)?.type).toBe('done');
     // The second reply, too, is kept just after its `done`: read until it has landed (bounded).
     const roles = async (): Promise<string[]> => {
-      const kept = (await (await fetch(`${a.url}/v1/conversations/shared-conversation-0123456789`)).json()) as {
+      const kept = (await (
+        await fetch(`${a.url}/v1/conversations/shared-conversation-0123456789`)
+      ).json()) as {
         messages: { role: string }[];
       };
       return kept.messages.map((m) => m.role);
