@@ -1,8 +1,8 @@
 /** The non-streaming answer: the same reply plan as one Message JSON object. */
 import { benchToken } from './bench.js';
+import type { MessageMeta } from './message-meta.js';
 import type { PlannedBlock, ReplyPlan } from './plan.js';
 import { replyUsage } from './usage.js';
-import type { MessageMeta } from './wire.js';
 
 function contentBlock(block: PlannedBlock): Record<string, unknown> {
   switch (block.type) {

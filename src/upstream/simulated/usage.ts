@@ -4,8 +4,9 @@
  * non-streaming Message carries what an SDK would hold after both: the start's fields with the
  * delta's replacing them. With `usage=full` every field the API has is there.
  */
+
+import type { MessageMeta } from './message-meta.js';
 import type { ReplyPlan } from './plan.js';
-import type { MessageMeta } from './wire.js';
 
 export interface ReplyUsage {
   readonly start: Record<string, unknown>;

@@ -6,9 +6,9 @@ import type { StreamCut } from './directives.js';
 import { type AnthropicErrorType, defaultErrorMessage, statusForErrorType } from './errors.js';
 import { type Exchange, finish, resetSocket, sendError, sendHead, sendJson, wait } from './exchange.js';
 import { buildMessage } from './message.js';
+import type { MessageMeta } from './message-meta.js';
 import type { ReplyPlan } from './plan.js';
 import type { Pacing } from './stream.js';
-import type { MessageMeta } from './wire.js';
 
 export interface WholeAnswer {
   readonly plan: ReplyPlan;

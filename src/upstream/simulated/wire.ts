@@ -5,6 +5,7 @@
  */
 import { benchToken } from './bench.js';
 import type { AnthropicErrorType } from './errors.js';
+import type { MessageMeta } from './message-meta.js';
 import type { PlannedBlock, ReplyPlan } from './plan.js';
 import { replyUsage } from './usage.js';
 
@@ -16,16 +17,6 @@ import { replyUsage } from './usage.js';
 export interface Frame {
   readonly kind: 'start' | 'token' | 'meta';
   render(): string | Buffer;
-}
-
-/** What the frames need besides the plan. */
-export interface MessageMeta {
-  readonly id: string;
-  readonly model: string;
-  readonly inputTokens: number;
-  /** Reported as cache reads and writes (the `cache_read=` / `cache_write=` directives). */
-  readonly cacheReadTokens: number;
-  readonly cacheWriteTokens: number;
 }
 
 export function sseFrame(event: string, data: unknown): string {
