@@ -146,15 +146,8 @@ export type RelayEventBody =
 
 export type RelayEventType = RelayEventBody['type'];
 export type TerminalEvent = DoneEvent | ErrorEvent | CancelledEvent;
-export type ContentEvent =
-  | TextEvent
-  | ThinkingEvent
-  | ToolUseEvent
-  | ToolInputEvent
-  | CitationEvent
-  | SignatureEvent
-  | BlockEvent
-  | DeltaEvent;
+/** Every event that carries part of the answer: all but the stream's start, retries and its end. */
+export type ContentEvent = Exclude<RelayEventBody, StartEvent | RetryEvent | TerminalEvent>;
 
 /** An event as stored in a stream log and sent on the wire: numbered from 1. */
 export type RelayEvent = RelayEventBody & { seq: number };
