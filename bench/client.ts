@@ -23,6 +23,7 @@ async function runJob(job: Job): Promise<JobResult> {
     jitter: newHistogram(),
     replay: newHistogram(),
     base,
+    bytes: 0,
   };
   const timeout = new AbortController();
   // Every stream of the job listens for the timeout.
@@ -104,6 +105,7 @@ async function runJob(job: Job): Promise<JobResult> {
     failures,
     failed,
     tokens,
+    bytes: c.bytes,
     gaps,
     duplicates,
     ttftUs: encode(c.ttft),

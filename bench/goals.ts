@@ -1,5 +1,6 @@
 /**
- * Issue 6's targets, each checked as a limit or a ratio measured in the same run, per transport.
+ * Issue 6's targets and issue 18's tighter ones (marked "(18)"), each checked as a limit or a ratio
+ * measured in the same run, per transport.
  */
 import type { BenchResult } from './result.js';
 import type { LatencyRow, LatencyRun } from './scenarios.js';
@@ -60,7 +61,7 @@ interface Worst {
 
 export function evaluateGoals(r: BenchResult): Goal[] {
   const goals: Goal[] = [];
-  const { latency, throughput, burst, cancel, memory, resume } = r.scenarios;
+  const { latency, throughput, burst, cancel, memory, resume, bulk100, retained } = r.scenarios;
   const push = (g: Omit<Goal, 'verdict'>) => goals.push({ ...g, verdict: verdictOf(g.met) });
   const limit = (goal: string, transport: string, v: number | null | undefined, max: number, unit: string) =>
     push({
@@ -263,6 +264,68 @@ export function evaluateGoals(r: BenchResult): Goal[] {
         met: row.gaps === 0 && row.duplicates === 0 && row.ok === row.streams,
       });
     }
+  }
+  // Issue 18: performance, round two.
+  for (const t of TRANSPORTS) {
+    const paced = latency?.rows.find((x) => x.target === t && x.c === pacedC)?.cpuPer1k;
+    ratio(`(18) relay CPU per 1000 tokens, paced (C = ${pacedC ?? '?'})`, t, paced, pipePaced, 1.4, 'pipe');
+    const bulk = throughput?.rows.find((x) => x.target === t)?.cpuPer1k;
+    ratio('(18) relay CPU per 1000 tokens, bulk', t, bulk, pipeBulk, 1.2, 'pipe');
+  }
+  if (bulk100 !== undefined) {
+    const cpu = (t: string) => bulk100.rows.find((x) => x.target === t)?.cpuPer1k;
+    for (const t of TRANSPORTS)
+      ratio(
+        `(18) relay CPU per 1000 tokens, bulk C = ${bulk100.streams}`,
+        t,
+        cpu(t),
+        cpu('pipe'),
+        1.2,
+        'pipe',
+      );
+    ratio(
+      `(18) WebSocket one socket per stream vs SSE, bulk CPU per token, C = ${bulk100.streams}`,
+      'ws',
+      cpu('ws'),
+      cpu('sse'),
+      1.15,
+      'sse',
+    );
+  }
+  for (const t of TRANSPORTS) {
+    limit(
+      '(18) added time to first token p50, burst of streams started at once',
+      t,
+      burst?.rows.find((x) => x.target === t)?.addedTtftP50,
+      40,
+      ' ms',
+    );
+  }
+  for (const level of memory?.levels ?? []) {
+    const pipe = memory?.rows.find((x) => x.target === 'pipe' && x.level === level)?.rssPerStreamKb;
+    for (const t of TRANSPORTS) {
+      ratio(
+        `(18) RSS per open stream, ${level} open`,
+        t,
+        memory?.rows.find((x) => x.target === t && x.level === level)?.rssPerStreamKb,
+        pipe,
+        1.25,
+        'pipe',
+      );
+    }
+  }
+  for (const row of retained?.rows ?? []) {
+    const q = row.heapPerSseByte;
+    push({
+      goal: '(18) heap held per finished, retained stream ÷ its serialised SSE bytes',
+      transport: row.target,
+      measured:
+        q === null
+          ? 'n/a'
+          : `${q.toFixed(2)}× (${f(row.heapPerStreamKb, ' KB')} for ${f(((row.heapPerStreamKb ?? 0) * 1024) / q / 1024, ' KB')} of SSE)`,
+      limit: '≤ 1.5×',
+      met: q === null ? null : q <= 1.5,
+    });
   }
   push({
     goal: 'every stream complete and in order',

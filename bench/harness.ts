@@ -169,8 +169,9 @@ export class Harness {
           break;
         case 'sse':
         case 'ws':
+        case 'ws-mux':
           if (this.relay) {
-            const protocol = name === 'sse' ? 'relay-sse' : 'relay-ws';
+            const protocol = name === 'sse' ? 'relay-sse' : name === 'ws' ? 'relay-ws' : 'relay-ws-mux';
             // With auth on (RELAY_API_KEYS or RELAY_KEYS_FILE for the relay), RELAY_KEY is the client's key.
             const relayKey = process.env.RELAY_KEY;
             out.push({

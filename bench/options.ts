@@ -6,10 +6,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Pace } from './protocol.js';
 
-export const SCENARIOS = ['latency', 'throughput', 'burst', 'cancel', 'resume', 'memory'] as const;
+export const SCENARIOS = [
+  'latency',
+  'throughput',
+  'burst',
+  'cancel',
+  'resume',
+  'memory',
+  'bulk100',
+  'retained',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws'] as const;
+/** `ws-mux`: every stream of a job on one WebSocket; only the bulk100 scenario runs it. */
+export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws', 'ws-mux'] as const;
 export type BuiltinTarget = (typeof BUILTIN_TARGETS)[number];
 
 export type Mode = 'full' | 'quick' | 'smoke';
@@ -36,6 +46,10 @@ export interface Sizes {
     readonly pauseMs: number;
   };
   readonly memory: { readonly levels: readonly number[]; readonly pace: Pace; readonly startsPerMs: number };
+  /** Bulk at high concurrency: one socket per stream (`ws`) beside one shared socket (`ws-mux`). */
+  readonly bulk100: { readonly streams: number; readonly pace: Pace };
+  /** Finished streams kept for resume: memory each holds after GC, vs the bytes it sent. */
+  readonly retained: { readonly streams: number; readonly concurrency: number; readonly pace: Pace };
   /** A scenario still running after this long is stopped and reported as failed. */
   readonly scenarioTimeoutMs: Readonly<Record<ScenarioName, number>>;
 }
@@ -52,6 +66,8 @@ const FULL: Sizes = {
   cancel: { streams: 50, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
   resume: { streams: 20, pace: { tokens: 100, ttftMs: 50, tps: 60 }, afterTokens: 30, pauseMs: 200 },
   memory: { levels: [1000, 5000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
+  bulk100: { streams: 100, pace: { tokens: 1000, ttftMs: 0, tps: 0 } },
+  retained: { streams: 2000, concurrency: 50, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
   scenarioTimeoutMs: {
     latency: 480_000,
     throughput: 120_000,
@@ -59,6 +75,8 @@ const FULL: Sizes = {
     cancel: 120_000,
     resume: 120_000,
     memory: 300_000,
+    bulk100: 120_000,
+    retained: 120_000,
   },
 };
 
@@ -74,6 +92,8 @@ const QUICK: Sizes = {
   cancel: { streams: 20, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
   resume: { streams: 10, pace: { tokens: 60, ttftMs: 50, tps: 60 }, afterTokens: 20, pauseMs: 200 },
   memory: { levels: [1000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
+  bulk100: { streams: 100, pace: { tokens: 500, ttftMs: 0, tps: 0 } },
+  retained: { streams: 1000, concurrency: 50, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
   scenarioTimeoutMs: {
     latency: 120_000,
     throughput: 60_000,
@@ -81,6 +101,8 @@ const QUICK: Sizes = {
     cancel: 60_000,
     resume: 60_000,
     memory: 120_000,
+    bulk100: 60_000,
+    retained: 60_000,
   },
 };
 
@@ -96,6 +118,8 @@ const SMOKE: Sizes = {
   cancel: { streams: 2, pace: { tokens: 100, ttftMs: 10, tps: 100 }, afterTokens: 5 },
   resume: { streams: 2, pace: { tokens: 40, ttftMs: 10, tps: 100 }, afterTokens: 10, pauseMs: 50 },
   memory: { levels: [20], pace: { tokens: 200, ttftMs: 0, tps: 1 }, startsPerMs: 0.5 },
+  bulk100: { streams: 4, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
+  retained: { streams: 20, concurrency: 5, pace: { tokens: 20, ttftMs: 0, tps: 0 } },
   scenarioTimeoutMs: {
     latency: 20_000,
     throughput: 20_000,
@@ -103,10 +127,19 @@ const SMOKE: Sizes = {
     cancel: 20_000,
     resume: 20_000,
     memory: 20_000,
+    bulk100: 20_000,
+    retained: 20_000,
   },
 };
 
-const SMOKE_SCENARIOS: readonly ScenarioName[] = ['latency', 'throughput', 'cancel', 'resume'];
+const SMOKE_SCENARIOS: readonly ScenarioName[] = [
+  'latency',
+  'throughput',
+  'cancel',
+  'resume',
+  'bulk100',
+  'retained',
+];
 
 export interface ExtraTarget {
   readonly name: string;

@@ -10,7 +10,12 @@ export type Protocol =
   /** The relay's `POST /v1/streams` SSE. */
   | 'relay-sse'
   /** The relay's `/v1/ws` WebSocket, one connection per stream (as one browser tab per user). */
-  | 'relay-ws';
+  | 'relay-ws'
+  /**
+   * The relay's `/v1/ws`, every stream of a job on one shared connection (as the demo page and
+   * `relay chat` multiplex): starts tagged by `ref`, events routed by `stream_id`.
+   */
+  | 'relay-ws-mux';
 
 export interface TargetSpec {
   readonly name: string;
@@ -98,6 +103,8 @@ export interface JobResult {
   readonly failed: number;
   /** Tokens received in order (duplicates excluded). */
   readonly tokens: number;
+  /** Bytes of response body (SSE) or message payload (WebSocket) the job's streams received. */
+  readonly bytes: number;
   /** Token gaps and duplicates seen (each also fails its stream). */
   readonly gaps: number;
   readonly duplicates: number;

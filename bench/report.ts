@@ -29,7 +29,7 @@ function paceText(p: { tokens: number; ttftMs: number; tps: number }): string {
 
 export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'latest.svg'): string {
   const out: string[] = [];
-  const { latency, throughput, burst, cancel, resume, memory } = r.scenarios;
+  const { latency, throughput, burst, cancel, resume, memory, bulk100, retained } = r.scenarios;
   const verdict = r.checks.ok
     ? `**Completeness: passed** — ${r.checks.streams.toLocaleString('en-US')} streams, every token exactly once and in order.`
     : `**Completeness: FAILED** — ${r.checks.failedStreams} of ${r.checks.streams} streams lost, duplicated or reordered tokens or did not finish${r.errors.length > 0 ? `; ${r.errors.length} scenario(s) failed to run` : ''}.`;
@@ -43,7 +43,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     `- When: ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s; raw numbers: \`${basename(jsonPath)}\``,
     `- Background load (CPU of processes other than the bench's, during measurements): median ${num(r.background.medianCores)} cores, max ${num(r.background.maxCores)} of ${r.machine.cores}${(r.background.maxCores ?? 0) > 0.25 ? ' — the machine was not quiet; treat latency tails with care' : ''}`,
     `- Method: simulator, relay, pipe and load client are separate processes on this machine; every target runs in the same run in rotated order, ${r.reps} repetition(s), medians reported. Latency = client receipt (hrtime) − upstream emission stamped in each token (same monotonic clock); "added" = target − direct in the same repetition. CPU = utime+stime from /proc of the process behind the target (clock tick ${r.machine.clockTicks}/s). Each stream opens its own connection (SSE response or WebSocket).`,
-    `- Targets: \`direct\` = the client reads the simulator itself (the floor); \`pipe\` = bench/pipe.ts, a minimal byte-forwarding Node relay (the physical-limit reference); \`sse\` = \`POST /v1/streams\`; \`ws\` = \`/v1/ws\`${r.targets
+    `- Targets: \`direct\` = the client reads the simulator itself (the floor); \`pipe\` = bench/pipe.ts, a minimal byte-forwarding Node relay (the physical-limit reference); \`sse\` = \`POST /v1/streams\`; \`ws\` = \`/v1/ws\`, one socket per stream; \`ws-mux\` = \`/v1/ws\`, every stream of a job on one socket (scenario 7 only)${r.targets
       .filter((t) => t.includes('='))
       .map((t) => `; \`${t.split('=')[0]}\` = ${t.slice(t.indexOf('=') + 1)}`)
       .join('')}.`,
@@ -55,7 +55,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     if (rest.length > 0) out.push('```', ...rest, '```', '');
   }
 
-  out.push('## Targets (issue 6)', '');
+  out.push('## Targets (issues 6 and 18)', '');
   out.push(
     table(
       ['target', 'transport', 'measured', 'limit', 'met'],
@@ -138,13 +138,22 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     out.push(
       `## 3. Start burst (${burst.streams} streams at once, ${burst.bursts} burst(s) per repetition, ${paceText(burst.pace)})`,
       '',
-      'TTFT from each request leaving the client; spread = slowest − fastest first token within a burst. CPU per stream = the target process over the bursts ÷ streams (each stream is a whole short request: start, one token, end).',
+      "TTFT from each request leaving the client; added = TTFT p50 − direct's in the same repetition; spread = slowest − fastest first token within a burst. CPU per stream = the target process over the bursts ÷ streams (each stream is a whole short request: start, one token, end).",
       '',
       table(
-        ['target', R('TTFT p50'), R('TTFT p99'), R('TTFT max'), R('spread'), R('CPU ms/stream')],
+        [
+          'target',
+          R('TTFT p50'),
+          R('added TTFT p50'),
+          R('TTFT p99'),
+          R('TTFT max'),
+          R('spread'),
+          R('CPU ms/stream'),
+        ],
         burst.rows.map((x) => [
           x.target,
           num(x.ttftP50),
+          x.target === 'direct' ? '–' : num(x.addedTtftP50),
           num(x.ttftP99),
           num(x.ttftMax),
           num(x.spreadMs),
@@ -230,6 +239,52 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
           num(x.rssPerStreamKb),
           num(x.heapPerStreamKb),
           num(x.rssMb),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (bulk100) {
+    out.push(
+      `## 7. Bulk at C = ${bulk100.streams} (${bulk100.streams} concurrent streams × ${paceText(bulk100.pace)})`,
+      '',
+      '`ws` opens one WebSocket per stream (as most clients do); `ws-mux` runs every stream of the job on one shared WebSocket (as the demo page and `relay chat` do).',
+      '',
+      table(
+        ['target', R('tokens/s'), R('target CPU ms/1k tok'), R('simulator CPU ms/1k'), R('client CPU ms/1k')],
+        bulk100.rows.map((x) => [
+          x.target,
+          num(x.tokensPerSec),
+          num(x.cpuPer1k),
+          num(x.simCpuPer1k),
+          num(x.clientCpuPer1k),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (retained) {
+    out.push(
+      `## 8. Retained finished streams (${retained.streams} streams × ${paceText(retained.pace)}, kept for resume)`,
+      '',
+      "Per retained stream = (after − before) ÷ streams, in a fresh relay, each side after a forced GC (`--expose-gc` through the bench's preload). Bytes = what the client received per stream on that transport; heap ÷ SSE bytes uses the sse runs' bytes (the events as serialised SSE).",
+      '',
+      table(
+        [
+          'target',
+          R('streams'),
+          R('bytes/stream'),
+          R('heap KB/stream'),
+          R('RSS KB/stream'),
+          R('heap ÷ SSE bytes'),
+        ],
+        retained.rows.map((x) => [
+          x.target,
+          String(x.streams),
+          num(x.bytesPerStream),
+          num(x.heapPerStreamKb),
+          num(x.rssPerStreamKb),
+          x.heapPerSseByte === null ? '–' : `${num(x.heapPerSseByte)}×`,
         ]),
       ),
       '',

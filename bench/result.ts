@@ -8,6 +8,7 @@ import type {
   LatencyData,
   MemoryData,
   ResumeData,
+  RetainedData,
   ThroughputData,
 } from './scenarios.js';
 
@@ -40,6 +41,10 @@ export interface BenchResult {
     cancel?: CancelData;
     resume?: ResumeData;
     memory?: MemoryData;
+    /** Bulk at C = 100, with `ws-mux` beside one socket per stream (absent in older files). */
+    bulk100?: ThroughputData;
+    /** Memory per finished, retained stream (absent in older files). */
+    retained?: RetainedData;
   };
   /** Scenarios that failed to run (time limit, a child that died …). */
   readonly errors: { scenario: string; message: string }[];

@@ -27,6 +27,8 @@ const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   cancel: scenarios.cancel,
   resume: scenarios.resume,
   memory: scenarios.memory,
+  bulk100: scenarios.bulk100,
+  retained: scenarios.retained,
 };
 
 /** The commit measured, `+dirty` when src/ or bench/ had uncommitted changes (dist is built from the tree). */

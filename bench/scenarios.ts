@@ -28,15 +28,18 @@ function durationMs(p: Pace): number {
 const per1k = (cpu: number | null, tokens: number): number | null =>
   cpu === null || tokens === 0 ? null : (cpu * 1000) / tokens;
 
+/** Scenarios that run `ws-mux` (one shared WebSocket per job); the others measure one socket per stream. */
+const MUX_SCENARIOS: readonly ScenarioName[] = ['bulk100'];
+
 /** Starts this scenario's relay (under --cpu-prof when it is the profiled one) and pipe; warms up. */
 async function prepare(h: Harness, scenario: ScenarioName): Promise<Target[]> {
-  const names = h.opts.targets;
+  const names = h.opts.targets.filter((t) => t !== 'ws-mux' || MUX_SCENARIOS.includes(scenario));
   const prof = h.opts.cpuProfDir;
   const flags =
     prof !== undefined && h.opts.cpuProfScenario === scenario ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
-  if (names.includes('sse') || names.includes('ws')) await h.startRelay(flags);
+  if (names.includes('sse') || names.includes('ws') || names.includes('ws-mux')) await h.startRelay(flags);
   if (names.includes('pipe')) await h.startPipe();
-  const targets = h.targets();
+  const targets = h.targets([...names, ...h.opts.extra.map((e) => e.name)]);
   await h.warmUp(targets);
   await sleep(300);
   return targets;
@@ -200,14 +203,30 @@ export interface ThroughputData {
   readonly rows: ThroughputRow[];
 }
 
-export async function throughput(h: Harness): Promise<ThroughputData> {
-  const s = h.opts.sizes.throughput;
-  const targets = await prepare(h, 'throughput');
+export function throughput(h: Harness): Promise<ThroughputData> {
+  return bulk(h, 'throughput', h.opts.sizes.throughput);
+}
+
+/**
+ * Bulk at C = 100: where one WebSocket per stream (`ws`, what clients usually open) and one
+ * shared WebSocket (`ws-mux`) part ways on per-socket costs.
+ */
+export function bulk100(h: Harness): Promise<ThroughputData> {
+  return bulk(h, 'bulk100', h.opts.sizes.bulk100);
+}
+
+/** Every stream at once, no pacing: tokens per second and CPU per 1000 tokens. */
+async function bulk(
+  h: Harness,
+  scenario: 'throughput' | 'bulk100',
+  s: { readonly streams: number; readonly pace: Pace },
+): Promise<ThroughputData> {
+  const targets = await prepare(h, scenario);
   const runs: ThroughputRun[] = [];
   for (const rep of reps(h)) {
     for (const target of rotate(targets, rep)) {
-      h.log(`throughput ${target.name} rep ${rep + 1}`);
-      const m = await h.job('throughput', `${s.streams}x${s.pace.tokens}`, rep, target, {
+      h.log(`${scenario} ${target.name} rep ${rep + 1}`);
+      const m = await h.job(scenario, `${s.streams}x${s.pace.tokens}`, rep, target, {
         streams: s.streams,
         concurrency: s.streams,
         startSpreadMs: 0,
@@ -261,6 +280,8 @@ export interface BurstRun {
 export interface BurstRow {
   readonly target: string;
   readonly ttftP50: number | null;
+  /** TTFT p50 − `direct`'s in the same repetition, median over repetitions. */
+  readonly addedTtftP50: number | null;
   readonly ttftP99: number | null;
   readonly ttftMax: number | null;
   readonly spreadMs: number | null;
@@ -317,9 +338,14 @@ export async function burst(h: Harness): Promise<BurstData> {
   await h.stopServers();
   const rows = targets.map((t): BurstRow => {
     const mine = runs.filter((r) => r.target === t.name);
+    const direct = (rep: number) => runs.find((r) => r.rep === rep && r.target === 'direct');
     return {
       target: t.name,
       ttftP50: median(mine.map((r) => r.ttft.p50)),
+      addedTtftP50:
+        t.name === 'direct'
+          ? null
+          : median(mine.map((r) => diff(r.ttft.p50, direct(r.rep)?.ttft.p50 ?? null))),
       ttftP99: median(mine.map((r) => r.ttft.p99)),
       ttftMax: median(mine.map((r) => r.ttft.max)),
       spreadMs: median(mine.map((r) => r.spreadMs)),
@@ -629,4 +655,96 @@ export async function memory(h: Harness): Promise<MemoryData> {
     }
   }
   return { levels: s.levels, pace: s.pace, runs, rows };
+}
+
+// ---------------------------------------------------------------- 8. retained
+
+export interface RetainedRun {
+  readonly target: string;
+  readonly rep: number;
+  readonly streams: number;
+  /** Bytes the client received per stream on this target (SSE body, WebSocket payloads). */
+  readonly bytesPerStream: number;
+  readonly rssPerStreamKb: number;
+  readonly heapPerStreamKb: number;
+  readonly gc: boolean;
+}
+
+export interface RetainedRow {
+  readonly target: string;
+  readonly streams: number;
+  readonly bytesPerStream: number | null;
+  readonly rssPerStreamKb: number | null;
+  readonly heapPerStreamKb: number | null;
+  /** Heap held per retained stream ÷ the SSE bytes of that stream (sse runs' median bytes). */
+  readonly heapPerSseByte: number | null;
+}
+
+export interface RetainedData {
+  readonly streams: number;
+  readonly pace: Pace;
+  readonly runs: RetainedRun[];
+  readonly rows: RetainedRow[];
+}
+
+/**
+ * Memory a finished stream holds while it stays resumable (RELAY_RETENTION_MS): a fresh relay, a
+ * warm-up, a forced GC, N complete streams, a forced GC; heap and RSS growth per stream, against
+ * the bytes its events take serialised as SSE. GC and `memoryUsage()` come through the bench's
+ * preload (`--expose-gc` in the bench only), so the relay has no debug route for it.
+ */
+export async function retained(h: Harness): Promise<RetainedData> {
+  const s = h.opts.sizes.retained;
+  const names = h.opts.targets.filter((t) => t === 'sse' || t === 'ws');
+  const runs: RetainedRun[] = [];
+  for (const rep of reps(h)) {
+    for (const name of rotate(names, rep)) {
+      h.log(`retained ${name} rep ${rep + 1}`);
+      const server = await h.startRelay();
+      try {
+        const target = h.targets([name])[0]!;
+        await h.warmUp([target]);
+        await sleep(300);
+        const base = await server.memory();
+        const baseRss = rssBytes(server.pid);
+        const m = await h.job('retained', `${s.streams} finished`, rep, target, {
+          streams: s.streams,
+          concurrency: s.concurrency,
+          startSpreadMs: 0,
+          pace: s.pace,
+          action: { kind: 'complete' },
+          timeoutMs: 60_000,
+        });
+        await sleep(300);
+        const mem = await server.memory();
+        const rss = rssBytes(server.pid);
+        runs.push({
+          target: name,
+          rep,
+          streams: s.streams,
+          bytesPerStream: m.result.bytes / Math.max(1, m.result.streams),
+          rssPerStreamKb: (rss - baseRss) / s.streams / 1024,
+          heapPerStreamKb: (mem.heapUsed - base.heapUsed) / s.streams / 1024,
+          gc: mem.gc,
+        });
+      } finally {
+        await h.stopServers();
+      }
+    }
+  }
+  const sseBytes = median(runs.filter((r) => r.target === 'sse').map((r) => r.bytesPerStream));
+  const rows = names.map((name): RetainedRow => {
+    const mine = runs.filter((r) => r.target === name);
+    const heap = median(mine.map((r) => r.heapPerStreamKb));
+    const bytes = sseBytes ?? median(mine.map((r) => r.bytesPerStream));
+    return {
+      target: name,
+      streams: s.streams,
+      bytesPerStream: median(mine.map((r) => r.bytesPerStream)),
+      rssPerStreamKb: median(mine.map((r) => r.rssPerStreamKb)),
+      heapPerStreamKb: heap,
+      heapPerSseByte: heap === null || bytes === null || bytes === 0 ? null : (heap * 1024) / bytes,
+    };
+  });
+  return { streams: s.streams, pace: s.pace, runs, rows };
 }

@@ -15,6 +15,7 @@ import {
   relaySseResume,
   relaySseStream,
   relayWs,
+  relayWsMux,
 } from './wire-clients.js';
 
 /** What a job's streams record into. */
@@ -27,6 +28,8 @@ export interface Collectors {
   readonly replay: Histogram;
   /** hrtime origin, so token times fit a float. */
   readonly base: bigint;
+  /** Bytes every stream of the job received (SSE body, WebSocket payloads). */
+  bytes: number;
 }
 
 export interface StreamOutcome {
@@ -172,8 +175,11 @@ export function runStream(
         case 'resume': {
           if (lastSeq < action.afterTokens) return;
           triggered = true;
-          if (streamId === undefined) {
-            finish(false, 'no stream id to resume');
+          if (streamId === undefined || target.protocol === 'relay-ws-mux') {
+            finish(
+              false,
+              streamId === undefined ? 'no stream id to resume' : 'resume is not run on a shared socket',
+            );
             return;
           }
           const id = streamId;
@@ -202,6 +208,9 @@ export function runStream(
         },
         sent(now) {
           if (gen === 1) sentNs ??= now;
+        },
+        bytes(n) {
+          c.bytes += n;
         },
         event(type, seq, body, now) {
           if (gen !== generation || finished) return;
@@ -241,6 +250,19 @@ export function runStream(
       case 'relay-ws':
         conn = relayWs(
           target,
+          {
+            type: 'start',
+            ref: String(index),
+            request: relayRequest(prompt, maxTokens, job.onDisconnect),
+          },
+          h,
+        );
+        break;
+      case 'relay-ws-mux':
+        conn = relayWsMux(
+          target,
+          job.tag,
+          String(index),
           {
             type: 'start',
             ref: String(index),

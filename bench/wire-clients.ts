@@ -17,6 +17,8 @@ export interface Handlers {
   closed(error: string | undefined): void;
   /** The connection is up and the request is going out (TTFT without connection setup starts here). */
   sent?(now: bigint): void;
+  /** Bytes received for this stream: SSE body chunks, WebSocket message payloads. */
+  bytes?(n: number): void;
 }
 
 export interface Conn {
@@ -45,6 +47,7 @@ function readSse(res: http.IncomingMessage, anthropic: boolean, h: Handlers): vo
   let buf = '';
   res.on('data', (chunk: Buffer) => {
     const now = process.hrtime.bigint();
+    h.bytes?.(chunk.length);
     let text = chunk.toString('latin1');
     if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
     buf += text;
@@ -122,7 +125,7 @@ function request(
     }
     const id = res.headers['x-stream-id'];
     h.opened(typeof id === 'string' ? id : undefined);
-    readSse(res, anthropic, { opened: h.opened, event: h.event, closed });
+    readSse(res, anthropic, { ...h, closed });
   });
   req.on('error', (err) => closed(err.message));
   req.once('socket', (socket) => socket.once('connect', () => h.sent?.(process.hrtime.bigint())));
@@ -230,6 +233,7 @@ export function relayWs(target: TargetSpec, first: object, h: Handlers): Conn {
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     const now = process.hrtime.bigint();
+    h.bytes?.(data.length);
     const text = isBinary ? '' : data.toString();
     const type = WS_TYPE.exec(text)?.[1] ?? 'unknown';
     const seqMatch = WS_SEQ.exec(text)?.[1];
@@ -249,4 +253,121 @@ export function relayWs(target: TargetSpec, first: object, h: Handlers): Conn {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
     },
   };
+}
+
+const TERMINAL: ReadonlySet<string> = new Set(['done', 'error', 'cancelled']);
+const WS_REF = /^\{"ref":"([^"]*)"/;
+
+/**
+ * One WebSocket to `/v1/ws` carrying many streams, as the demo page and `relay chat` use it. Streams
+ * start with a `ref`; the `start` event echoes it with the stream's id, and every later message is
+ * routed by `stream_id`. The socket closes when its last stream lets go of it.
+ */
+class MuxSocket {
+  private readonly ws: WebSocket;
+  private open = false;
+  private readonly queued: string[] = [];
+  private readonly sentHooks: Handlers[] = [];
+  private readonly byRef = new Map<string, Handlers>();
+  private readonly byId = new Map<string, Handlers>();
+  private users = 0;
+
+  constructor(
+    target: TargetSpec,
+    private readonly onEmpty: () => void,
+  ) {
+    this.ws = new WebSocket(new URL('/v1/ws', target.url.replace(/^http/, 'ws')), {
+      headers: { ...target.headers },
+    });
+    this.ws.on('open', () => {
+      this.open = true;
+      const now = process.hrtime.bigint();
+      for (const h of this.sentHooks.splice(0)) h.sent?.(now);
+      for (const frame of this.queued.splice(0)) this.ws.send(frame);
+    });
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => this.message(data, isBinary));
+    this.ws.on('error', () => {});
+    this.ws.on('close', (code, reason) => {
+      const error = `websocket closed ${code} ${reason.toString()}`;
+      for (const h of new Set([...this.byRef.values(), ...this.byId.values()])) h.closed(error);
+      this.byRef.clear();
+      this.byId.clear();
+      this.onEmpty();
+    });
+  }
+
+  private message(data: Buffer, isBinary: boolean): void {
+    const now = process.hrtime.bigint();
+    const text = isBinary ? '' : data.toString();
+    const type = WS_TYPE.exec(text)?.[1] ?? 'unknown';
+    const id = WS_STREAM_ID.exec(text)?.[1];
+    let h = id === undefined ? undefined : this.byId.get(id);
+    if (h === undefined) {
+      // The stream's `start` (or an error about its start frame) leads with the ref it was sent with.
+      const ref = WS_REF.exec(text)?.[1];
+      h = ref === undefined ? undefined : this.byRef.get(ref);
+      if (h === undefined || ref === undefined) return;
+      this.byRef.delete(ref);
+      if (id !== undefined && type !== 'error') {
+        this.byId.set(id, h);
+        h.opened(id);
+      }
+    }
+    h.bytes?.(data.length);
+    const seq = WS_SEQ.exec(text)?.[1];
+    // After its terminal event a stream has nothing left to cancel when it lets go.
+    if (id !== undefined && seq !== undefined && TERMINAL.has(type)) this.byId.delete(id);
+    h.event(type, seq === undefined ? undefined : Number(seq), text, now);
+  }
+
+  send(frame: object): void {
+    const text = JSON.stringify(frame);
+    if (this.open) this.ws.send(text);
+    else this.queued.push(text);
+  }
+
+  /** Starts one stream on this socket; the returned Conn's `drop` cancels it and lets go of the socket. */
+  start(ref: string, first: object, h: Handlers): Conn {
+    this.users++;
+    this.byRef.set(ref, h);
+    if (this.open) h.sent?.(process.hrtime.bigint());
+    else this.sentHooks.push(h);
+    this.send(first);
+    let dropped = false;
+    return {
+      // A shared socket cannot be dropped for one stream: the stream is cancelled and forgotten.
+      drop: () => {
+        if (dropped) return;
+        dropped = true;
+        this.byRef.delete(ref);
+        for (const [id, owner] of this.byId) {
+          if (owner !== h) continue;
+          this.byId.delete(id);
+          if (this.ws.readyState === WebSocket.OPEN) this.send({ type: 'cancel', stream_id: id });
+        }
+        if (--this.users === 0) {
+          this.onEmpty(); // the job's next stream opens a new socket rather than this closing one
+          this.ws.close(1000);
+        }
+      },
+      send: (frame) => {
+        if (this.ws.readyState === WebSocket.OPEN) this.send(frame);
+      },
+    };
+  }
+}
+
+const muxSockets = new Map<string, MuxSocket>();
+
+/** A stream on the shared WebSocket of `key` (the job's tag): opened by the job's first stream. */
+export function relayWsMux(target: TargetSpec, key: string, ref: string, first: object, h: Handlers): Conn {
+  let mux = muxSockets.get(key);
+  if (mux === undefined) {
+    const created = new MuxSocket(target, () => {
+      if (muxSockets.get(key) === created) muxSockets.delete(key);
+    });
+    mux = created;
+    muxSockets.set(key, mux);
+  }
+  return mux.start(ref, first, h);
 }

@@ -75,7 +75,14 @@ describe('relay bench --smoke', () => {
     expect(result.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
     expect(result.checks).toMatchObject({ ok: true, failedStreams: 0, gaps: 0, duplicates: 0 });
     expect(result.checks.streams).toBeGreaterThan(0);
-    expect(Object.keys(result.scenarios).sort()).toEqual(['cancel', 'latency', 'resume', 'throughput']);
+    expect(Object.keys(result.scenarios).sort()).toEqual([
+      'bulk100',
+      'cancel',
+      'latency',
+      'resume',
+      'retained',
+      'throughput',
+    ]);
 
     const { latency, throughput, cancel, resume } = result.scenarios;
     const targets = ['direct', 'pipe', 'sse', 'ws'];
@@ -98,12 +105,28 @@ describe('relay bench --smoke', () => {
     expect(resume.rows).toHaveLength(2);
     for (const row of resume.rows) expect(row).toMatchObject({ gaps: 0, duplicates: 0, ok: row.streams });
 
+    // Bulk at high C: one socket per stream and one shared socket (ws-mux), every token checked.
+    const { bulk100, retained } = result.scenarios;
+    expect(bulk100.rows.map((r: { target: string }) => r.target)).toEqual([...targets, 'ws-mux']);
+    for (const row of bulk100.rows) expect(row.tokensPerSec).toBeGreaterThan(0);
+    const mux = result.checks.failed.filter((c: { target: string }) => c.target === 'ws-mux');
+    expect(mux).toEqual([]);
+    // Retained: a forced GC on both sides, and the SSE bytes each stream's memory is compared with.
+    expect(retained.rows.map((r: { target: string }) => r.target)).toEqual(['sse', 'ws']);
+    for (const row of retained.rows) {
+      expect(row.bytesPerStream).toBeGreaterThan(0);
+      expect(row.heapPerSseByte).toEqual(expect.any(Number));
+    }
+    for (const run of retained.runs) expect(run.gc).toBe(true);
+    const ratioGoals = result.goals.filter((g: { goal: string }) => g.goal.startsWith('(18) heap held'));
+    expect(ratioGoals).toHaveLength(2);
+
     const completeness = result.goals.find(
       (g: { goal: string }) => g.goal === 'every stream complete and in order',
     );
     expect(completeness.met).toBe(true);
 
-    expect(readFileSync(join(dir, 'latest-smoke.md'), 'utf8')).toContain('## Targets (issue 6)');
+    expect(readFileSync(join(dir, 'latest-smoke.md'), 'utf8')).toContain('## Targets (issues 6 and 18)');
     expect(readFileSync(join(dir, 'latest-smoke.svg'), 'utf8')).toMatch(
       /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
     );
