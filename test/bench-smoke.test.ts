@@ -134,7 +134,8 @@ describe('relay bench --smoke', () => {
     const pids = announcedPids(run.stderr());
     expect(pids.length).toBeGreaterThanOrEqual(4);
     expect(await until(() => pids.every((p) => !alive(p)), 3000)).toBe(true);
-  }, 60_000);
+    // Six scenarios, two of them starting a relay per target: generous for a loaded machine.
+  }, 180_000);
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`leaves no child process behind when it gets ${signal} mid-run`, async () => {
