@@ -121,7 +121,7 @@ function withoutNulls(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
 }
 
-const DIRECTIVES: [string, string][] = [
+const DIRECTIVES: [string, string, Record<string, unknown>?][] = [
   ['plain text', 'tokens=8'],
   ['web search with citations', 'web_search=1 tokens=6'],
   ['web search paused (pause_turn)', 'web_search=1 pause_turn=1'],
@@ -131,12 +131,14 @@ const DIRECTIVES: [string, string][] = [
   ['a client tool call', 'tool=get_weather tokens=3'],
   ['a block type nobody knows', 'unknown_block=1 tokens=4'],
   ['full usage', 'usage=full web_search=1 thinking=1 tokens=5'],
+  ['code execution in a container', 'code_execution=1 tokens=4'],
+  ['a stop sequence', 'tokens=30', { stop_sequences: ['zzz-never', 'e'] }],
 ];
 
-describe.each(DIRECTIVES)('%s', (_name, directives) => {
+describe.each(DIRECTIVES)('%s', (_name, directives, extra) => {
   test('SSE and WebSocket carry the same events, and they assemble to the non-streaming Message', async () => {
     const tag = `t${randomUUID().slice(0, 12)}`;
-    const request = { message: `${tag} tell me about relays [[sim ${directives}]]` };
+    const request = { message: `${tag} tell me about relays [[sim ${directives}]]`, ...extra };
     const sse = await overSse(request);
     const wsEvents = await overWs(request);
     expect(comparable(wsEvents)).toEqual(comparable(sse.events));
@@ -147,6 +149,8 @@ describe.each(DIRECTIVES)('%s', (_name, directives) => {
     expect(JSON.stringify(assemble(sse.events))).toBe(JSON.stringify(whole.content));
     expect(done.stop_reason).toBe(whole.stop_reason);
     expect(done.stop_details).toEqual(whole.stop_details ?? undefined);
+    expect(done.stop_sequence).toBe(whole.stop_sequence ?? undefined);
+    expect(done.container).toEqual(whole.container ?? undefined);
     const { estimated, ...usage } = done.usage as Record<string, unknown>;
     expect(estimated).toBe(false);
     expect(usage).toEqual(withoutNulls(whole.usage as Record<string, unknown>));
@@ -156,6 +160,50 @@ describe.each(DIRECTIVES)('%s', (_name, directives) => {
     const body = (await state.json()) as { message: Record<string, unknown> };
     expect(JSON.stringify(body.message.content)).toBe(JSON.stringify(whole.content));
     expect(body.message.stop_reason).toBe(whole.stop_reason);
+    // The non-streaming Message's shape: stop_sequence always (null when none), container when used.
+    expect(body.message.stop_sequence).toBe(whole.stop_sequence);
+    expect(body.message.container).toEqual(whole.container);
+  });
+});
+
+describe('stop_sequence and container reach done and the assembled message', () => {
+  test('a stop sequence that ended the reply is named on done and in the message', async () => {
+    const { id, events } = await overSse({
+      message: 'x tell me about relays [[sim tokens=30]]',
+      stop_sequences: ['e'],
+    });
+    expect(events.at(-1)).toMatchObject({ type: 'done', stop_reason: 'stop_sequence', stop_sequence: 'e' });
+    const state = await fetch(`${relay.url}/v1/streams/${id}?include=message`);
+    const { message } = (await state.json()) as { message: Record<string, unknown> };
+    expect(message).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'e' });
+  });
+
+  test('a reply without one has no stop_sequence on done, and null in the message', async () => {
+    const { id, events } = await overSse({ message: 'x [[sim tokens=3]]' });
+    expect(events.at(-1)).not.toHaveProperty('stop_sequence');
+    expect(events.at(-1)).not.toHaveProperty('container');
+    const state = await fetch(`${relay.url}/v1/streams/${id}?include=message`);
+    const { message } = (await state.json()) as { message: Record<string, unknown> };
+    expect(message.stop_sequence).toBeNull();
+    expect(message).not.toHaveProperty('container');
+  });
+
+  test('code execution: the container from message_delta is on done and in the message, over WebSocket too', async () => {
+    const request = { message: 'x run it [[sim code_execution=1 tokens=3]]' };
+    const { id, events } = await overSse(request);
+    const container = events.at(-1)!.container as Record<string, unknown>;
+    expect(container).toEqual({ id: expect.stringMatching(/^container_/), expires_at: expect.any(String) });
+    expect(events.find((e) => e.type === 'block')).toMatchObject({
+      block: {
+        type: 'code_execution_tool_result',
+        content: { type: 'code_execution_result', return_code: 0 },
+      },
+    });
+    const wsEvents = await overWs(request);
+    expect(wsEvents.at(-1)!.container).toEqual(container);
+    const state = await fetch(`${relay.url}/v1/streams/${id}?include=message`);
+    const { message } = (await state.json()) as { message: Record<string, unknown> };
+    expect(message.container).toEqual(container);
   });
 });
 

@@ -111,6 +111,10 @@ export interface DoneEvent {
   stop_reason: string | null;
   /** Why the model stopped, when the API said more than the reason (a refusal's category). */
   stop_details?: Record<string, unknown>;
+  /** Which of the request's `stop_sequences` was generated (`stop_reason: "stop_sequence"`). */
+  stop_sequence?: string;
+  /** The code-execution container the request used (`{id, expires_at, …}`), verbatim. */
+  container?: Record<string, unknown>;
   usage: Usage;
 }
 export interface ErrorEvent {

@@ -26,6 +26,10 @@ export interface AssembledMessage {
   content: ContentBlock[];
   stop_reason: string | null;
   stop_details?: Record<string, unknown>;
+  /** Null unless a stop sequence ended the reply, as the non-streaming Message says it. */
+  stop_sequence: string | null;
+  /** The code-execution container, when the request used one (the API's `container`). */
+  container?: Record<string, unknown>;
   usage: Usage;
 }
 
@@ -46,6 +50,8 @@ export function assembleMessage(
     content: assembler.content(),
     stop_reason: done?.stop_reason ?? null,
     ...(done?.stop_details === undefined ? {} : { stop_details: done.stop_details }),
+    stop_sequence: done?.stop_sequence ?? null,
+    ...(done?.container === undefined ? {} : { container: done.container }),
     usage,
   };
 }

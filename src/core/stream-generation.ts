@@ -10,6 +10,7 @@ import {
   type CancelledEvent,
   type CancelReason,
   type ContentEvent,
+  type DoneEvent,
   type ErrorEvent,
   type TerminalEvent,
   type Usage,
@@ -19,7 +20,7 @@ import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
 import type { StreamsConfig } from './streams-config.js';
-import type { AttemptRecord, Upstream } from './upstream.js';
+import type { AttemptRecord, Upstream, UpstreamDone } from './upstream.js';
 import { UsageMeter } from './usage.js';
 
 /** How a finished stream's turn is kept in its conversation (see conversations). */
@@ -236,12 +237,7 @@ export class StreamGeneration {
             this.log.append(event);
             break;
           case 'done':
-            this.finish({
-              type: 'done',
-              stop_reason: event.stop_reason,
-              ...(event.stop_details === undefined ? {} : { stop_details: event.stop_details }),
-              usage: this.meter.final(),
-            });
+            this.finish(doneEvent(event, this.meter.final()));
             break;
           case 'text':
           case 'thinking':
@@ -328,4 +324,13 @@ export class StreamGeneration {
     if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
     this.durationTimer = undefined;
   }
+}
+
+/** The terminal `done` from the upstream's: its stop fields as they came, the final usage. */
+function doneEvent(event: UpstreamDone, usage: Usage): DoneEvent {
+  const done: DoneEvent = { type: 'done', stop_reason: event.stop_reason, usage };
+  if (event.stop_details !== undefined) done.stop_details = event.stop_details;
+  if (event.stop_sequence !== undefined) done.stop_sequence = event.stop_sequence;
+  if (event.container !== undefined) done.container = event.container;
+  return done;
 }

@@ -15,6 +15,8 @@ export interface UpstreamDone {
   type: 'done';
   stop_reason: string | null;
   stop_details?: Record<string, unknown>;
+  stop_sequence?: string;
+  container?: Record<string, unknown>;
 }
 
 /**

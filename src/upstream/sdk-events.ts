@@ -7,7 +7,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { BlockEvent, DeltaEvent, RawBlock, ToolKind, ToolUseEvent } from '../core/events.js';
-import type { UpstreamEvent, UsageUpdate } from '../core/upstream.js';
+import type { UpstreamDone, UpstreamEvent, UsageUpdate } from '../core/upstream.js';
 import { type RawUsage, usageCounts } from '../core/usage.js';
 
 /** What the mapper remembers across events of one attempt. */
@@ -15,10 +15,13 @@ export interface MapperState {
   /** From `message_delta`; reported with `done` at `message_stop`. */
   stopReason: string | null;
   stopDetails: Record<string, unknown> | null;
+  /** The stop sequence that ended the reply, and the code-execution container, from `message_delta`. */
+  stopSequence: string | null;
+  container: Record<string, unknown> | null;
 }
 
 export function newMapperState(): MapperState {
-  return { stopReason: null, stopDetails: null };
+  return { stopReason: null, stopDetails: null, stopSequence: null, container: null };
 }
 
 /**
@@ -97,12 +100,14 @@ export function mapRawEvent(
       if (ev.delta.stop_details != null) {
         state.stopDetails = ev.delta.stop_details as unknown as Record<string, unknown>;
       }
+      if (ev.delta.stop_sequence != null) state.stopSequence = ev.delta.stop_sequence;
+      if (ev.delta.container != null) {
+        state.container = ev.delta.container as unknown as Record<string, unknown>;
+      }
       // Counts in message_delta are cumulative; its fields replace message_start's (usage.ts).
       return usageUpdate(ev.usage as unknown as RawUsage);
     case 'message_stop':
-      return state.stopDetails === null
-        ? { type: 'done', stop_reason: state.stopReason }
-        : { type: 'done', stop_reason: state.stopReason, stop_details: state.stopDetails };
+      return doneEvent(state);
     case 'content_block_stop':
       return undefined;
     default: {
@@ -148,6 +153,15 @@ function toolUseEvent(index: number, kind: ToolKind, raw: object): ToolUseEvent 
     typeof block.input === 'object' && block.input !== null && Object.keys(block.input).length === 0;
   if (!emptyInput || !isPlainStart(raw, TOOL_START)) event.block = raw as RawBlock;
   return event;
+}
+
+/** `done` with what `message_delta` said; fields the API sent as null are left out. */
+function doneEvent(state: MapperState): UpstreamDone {
+  const done: UpstreamDone = { type: 'done', stop_reason: state.stopReason };
+  if (state.stopDetails !== null) done.stop_details = state.stopDetails;
+  if (state.stopSequence !== null) done.stop_sequence = state.stopSequence;
+  if (state.container !== null) done.container = state.container;
+  return done;
 }
 
 function blockEvent(index: number, block: object): BlockEvent {

@@ -37,6 +37,7 @@
  * | `redacted_thinking` | `1` / `0` | a `redacted_thinking` block (opaque `data`, whole at its start) before the text |
  * | `web_search` | `1` / `0` | a web search: a `server_tool_use` (streamed input), a `web_search_tool_result`, then text with `citations_delta`s; usage counts one `web_search_requests` |
  * | `pause_turn` | `1` / `0` | with `web_search`: stop after the `server_tool_use` with `stop_reason: pause_turn` (the API's long-turn pause) |
+ * | `code_execution` | `1` / `0` | code execution: a `server_tool_use` named `code_execution` (streamed input), a `code_execution_tool_result` with its stdout, then the text; `message_delta` (and the whole Message) carries the `container` it ran in |
  * | `refusal` | a category (`cyber`, `bio`, …) | the text stops early with `stop_reason: refusal` and `stop_details {type: refusal, category, explanation}` |
  * | `unknown_block` | `1` / `0` | a block of a type no SDK knows (`sim_hologram`), whole at its start, before the text |
  * | `unknown_delta` | `1` / `0` | a delta of a type no SDK knows (`sim_sparkle_delta`) on the first text block |
@@ -79,6 +80,7 @@ export interface Directives {
   readonly redactedThinking?: boolean;
   readonly webSearch?: boolean;
   readonly pauseTurn?: boolean;
+  readonly codeExecution?: boolean;
   readonly refusal?: string;
   readonly unknownBlock?: boolean;
   readonly unknownDelta?: boolean;
@@ -187,6 +189,9 @@ const PARSERS: Readonly<Record<string, ValueParser>> = {
   }),
   pause_turn: flag((b, d) => {
     d.pauseTurn = b;
+  }),
+  code_execution: flag((b, d) => {
+    d.codeExecution = b;
   }),
   refusal: (value, into) => {
     if (!/^[a-z_]{1,32}$/.test(value)) return 'must be a refusal category such as cyber or bio';

@@ -37,6 +37,7 @@ export function buildMessage(plan: ReplyPlan, meta: MessageMeta): Record<string,
     stop_reason: plan.stopReason,
     stop_sequence: plan.stopSequence,
     stop_details: plan.stopDetails ?? null,
+    ...(plan.container === undefined ? {} : { container: plan.container }),
     usage: replyUsage(plan, meta).whole,
   };
 }

@@ -54,6 +54,8 @@ export interface ReplyPlan {
   readonly stopSequence: string | null;
   /** A refusal's `{type, category, explanation}`; null otherwise, as the API sends it. */
   readonly stopDetails?: RawJson;
+  /** `code_execution`: the container it ran in (`message_delta.delta.container`, the Message's `container`). */
+  readonly container?: RawJson;
   readonly outputTokens: number;
   /** `usage=full`: every usage field the API has (see usage.ts). */
   readonly fullUsage?: boolean;
@@ -82,6 +84,7 @@ export function planReply(input: PlanInput): ReplyPlan {
   let remaining = body.max_tokens;
   let thinkingTokens = 0;
   let webSearchRequests = 0;
+  let container: RawJson | undefined;
   const done = (stopReason: StopReason, stopSequence: string | null = null): ReplyPlan => {
     if (directives.emptyThinking && stopReason !== 'max_tokens') {
       blocks.push({ type: 'thinking', tokens: [], signature: signatureFor(`${input.hash}closing`) });
@@ -95,6 +98,7 @@ export function planReply(input: PlanInput): ReplyPlan {
         : {}),
       outputTokens: body.max_tokens - remaining,
       ...(directives.fullUsage ? { fullUsage: true } : {}),
+      ...(container === undefined ? {} : { container }),
       ...(webSearchRequests > 0 ? { webSearchRequests } : {}),
       ...(thinkingTokens > 0 ? { thinkingTokens } : {}),
     };
@@ -153,6 +157,39 @@ export function planReply(input: PlanInput): ReplyPlan {
       title: r.title,
       encrypted_index: signatureFor(`${String(r.url)}${input.hash}`),
     }));
+  }
+
+  if (directives.codeExecution) {
+    const code = `print(${JSON.stringify(words.join(' '))}.upper())`;
+    const inputValue = { code };
+    const all = chunkTokens(JSON.stringify(inputValue), cpt);
+    const tokens = takeTokens(all, all.length, remaining);
+    const id = seededId(random, 'srvtoolu_01');
+    blocks.push({
+      type: 'tool_use',
+      blockType: 'server_tool_use',
+      id,
+      name: 'code_execution',
+      input: inputValue,
+      tokens,
+    });
+    remaining -= tokens.length;
+    container = containerFor(random);
+    if (tokens.length < all.length) return done('max_tokens');
+    blocks.push({
+      type: 'raw',
+      block: {
+        type: 'code_execution_tool_result',
+        tool_use_id: id,
+        content: {
+          type: 'code_execution_result',
+          stdout: `${words.join(' ').toUpperCase()}\n`,
+          stderr: '',
+          return_code: 0,
+          content: [],
+        },
+      },
+    });
   }
 
   const tool = chooseTool(body, directives);
@@ -247,6 +284,15 @@ function firstStopSequence(
       best = { text: text.slice(0, at), sequence };
   }
   return best;
+}
+
+/**
+ * A code-execution container: stable for a body hash like the rest of the plan (so the streamed
+ * and the whole answer agree), expiring a day or so after a fixed date rather than the wall clock.
+ */
+function containerFor(random: Random): RawJson {
+  const expires = Date.UTC(2026, 0, 1) + randomInt(random, 1, 365 * 24) * 3_600_000;
+  return { id: seededId(random, 'container_011'), expires_at: new Date(expires).toISOString() };
 }
 
 /** A fake but stable signature: base64 of a marker and the body hash. */

@@ -131,6 +131,7 @@ export function planFrames(plan: ReplyPlan, meta: MessageMeta): Frame[] {
           stop_reason: plan.stopReason,
           stop_sequence: plan.stopSequence,
           ...(plan.stopDetails === undefined ? {} : { stop_details: plan.stopDetails }),
+          ...(plan.container === undefined ? {} : { container: plan.container }),
         },
         usage: usage.delta,
       }),
