@@ -145,9 +145,10 @@ export class Conversations implements ConversationHooks {
     }
   }
 
-  finish(id: string, req: StreamRequest, owner: string, outcome: StreamOutcome): void {
+  /** Keeps the exchange; resolves once it is written (never rejects: failures go to `onError`). */
+  finish(id: string, req: StreamRequest, owner: string, outcome: StreamOutcome): Promise<void> {
     const token = this.tokens.get(req);
-    if (token === undefined) return;
+    if (token === undefined) return Promise.resolve();
     this.tokens.delete(req);
     const previous = this.settling.get(id) ?? Promise.resolve();
     const done = previous
@@ -157,6 +158,7 @@ export class Conversations implements ConversationHooks {
         if (this.settling.get(id) === done) this.settling.delete(id);
       });
     this.settling.set(id, done);
+    return done;
   }
 
   /** The conversation as its owner sees it; `not_found` for anyone else. */

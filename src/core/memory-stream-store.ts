@@ -36,7 +36,11 @@ export class MemoryStreamStore implements StreamStore {
       },
       generation.log,
       {
-        cancel: (reason) => generation.cancel(reason),
+        // Resolves once the terminal event is in the log (a conversation turn is kept first).
+        cancel: (reason) => {
+          generation.cancel(reason);
+          return generation.ended;
+        },
         usage: () => generation.usage,
         readers: (count, exit) => generation.readers(count, exit),
       },

@@ -41,6 +41,12 @@ export interface GenerationInit {
   config: StreamsConfig;
   /** Told once, right after the terminal event is appended. */
   onEnd: (generation: StreamGeneration) => void;
+  /**
+   * Told once how the reply ended, BEFORE the terminal event is appended: the terminal waits for
+   * the returned promise (at most `KEEP_TURN_WAIT_MS`), so a client that has seen `done` finds the
+   * turn kept and can send the next one at once, on any instance. Only conversations set it.
+   */
+  keepTurn?: (generation: StreamGeneration, outcome: StreamOutcome) => Promise<void> | void;
   /** The transport that started it (`sse`, `ws`, `classic`, …), for metrics and logs. */
   transport?: string;
   /** Metrics, logs and traces listen here; called on the hot path, so keep them cheap. */
@@ -56,6 +62,12 @@ export interface GenerationHooks {
   /** The upstream request closed this long (ms) after a cancel. */
   upstreamClosed?(generation: StreamGeneration, msAfterCancel: number): void;
 }
+
+/**
+ * Longest a terminal event waits for its conversation turn to be kept. The store has deadlines
+ * of its own (Redis: 2 s per call); this only guarantees the stream ends even if it hangs.
+ */
+export const KEEP_TURN_WAIT_MS = 10_000;
 
 /** One generation: its upstream loop, usage and timers, appending to its log. */
 export class StreamGeneration {
@@ -97,6 +109,12 @@ export class StreamGeneration {
   private readonly meter = new UsageMeter();
   /** Only a conversation keeps the reply assembled; elsewhere the log already holds every delta. */
   private readonly assembler: MessageAssembler | undefined;
+  private readonly keepTurn: GenerationInit['keepTurn'];
+  /**
+   * The terminal event once the generation decided to end: set before the conversation turn is
+   * kept and the event appended, so nothing else is appended or ends it twice meanwhile.
+   */
+  private ending: TerminalEvent | undefined;
   /** Readers anywhere; the disconnect policy runs only when it is zero. */
   private readerCount = 0;
   private readonly hooks: GenerationHooks | undefined;
@@ -113,6 +131,7 @@ export class StreamGeneration {
     this.policy = init.request.on_disconnect ?? 'grace';
     this.assembler = init.request.conversation_id === undefined ? undefined : new MessageAssembler();
     this.onEndCb = init.onEnd;
+    this.keepTurn = init.keepTurn;
     this.transport = init.transport ?? 'other';
     this.hooks = init.hooks;
     this.log = new StreamLog(init.config.log);
@@ -154,8 +173,9 @@ export class StreamGeneration {
     return this.terminal?.usage ?? this.meter.estimate();
   }
 
+  /** How the reply ended: its terminal event (appended, or about to be) and its content. */
   outcome(): StreamOutcome {
-    const terminal = this.terminal;
+    const terminal = this.ending;
     if (terminal === undefined) throw new Error('stream has not ended');
     const assembler = this.assembler;
     if (assembler === undefined) return { terminal, content: [] };
@@ -175,7 +195,7 @@ export class StreamGeneration {
       this.clearGrace();
       return;
     }
-    if (this.log.ended || exit === undefined) return;
+    if (this.ending !== undefined || exit === undefined) return;
     // Cut cursors (slow, replay gone) count as gone clients: they are expected to resume.
     if (exit === 'terminal') return;
     if (this.policy === 'abort') this.cancel('disconnect');
@@ -187,7 +207,7 @@ export class StreamGeneration {
    * finished stream is left as it is.
    */
   cancel(reason: CancelReason): void {
-    if (this.log.ended) return;
+    if (this.ending !== undefined) return;
     this.cancelReason = reason;
     this.cancelledAt = performance.now();
     const event: CancelledEvent = { type: 'cancelled', reason, usage: this.meter.estimate() };
@@ -199,7 +219,7 @@ export class StreamGeneration {
    * another instance already ended it): aborts the upstream and appends one `error`. Idempotent.
    */
   fail(error: RelayError): void {
-    if (this.log.ended) return;
+    if (this.ending !== undefined) return;
     this.finish(this.errorEvent(error));
   }
 
@@ -227,7 +247,7 @@ export class StreamGeneration {
         ...(conversation === undefined ? {} : { affinity: conversation }),
       };
       for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
-        if (this.log.ended) break;
+        if (this.ending !== undefined) break;
         switch (event.type) {
           case 'usage':
             this.meter.report(event.usage);
@@ -254,13 +274,13 @@ export class StreamGeneration {
             assertNever(event, 'upstream event');
         }
       }
-      if (!this.log.ended) {
+      if (this.ending === undefined) {
         this.finish(
           this.errorEvent(new RelayError('upstream_error', 'upstream stream ended without message_stop')),
         );
       }
     } catch (err) {
-      if (!this.log.ended) {
+      if (this.ending === undefined) {
         if (signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
         else {
           const error = toRelayError(err);
@@ -294,11 +314,35 @@ export class StreamGeneration {
   }
 
   private finish(event: TerminalEvent): void {
-    if (this.log.ended) return;
+    if (this.ending !== undefined) return;
+    this.ending = event;
     this.clearTimers();
     // Abort before appending, so the upstream's socket is closing while clients read the receipt.
     // After `done` the upstream has finished on its own: no abort, so its connection can be reused.
     if (event.type !== 'done' && !this.controller.signal.aborted) this.controller.abort();
+    if (this.keepTurn === undefined) this.end(event);
+    else void this.keepTurnThenEnd(this.keepTurn, event);
+  }
+
+  /** The conversation's turn is kept first, so whoever sees the terminal event sees it kept. */
+  private async keepTurnThenEnd(keep: NonNullable<GenerationInit['keepTurn']>, event: TerminalEvent) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.resolve().then(() => keep(this, this.outcome())),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, KEEP_TURN_WAIT_MS);
+        }),
+      ]);
+    } catch {
+      // The conversation reports its own store failures; the stream ends either way.
+    } finally {
+      clearTimeout(timer);
+    }
+    this.end(event);
+  }
+
+  private end(event: TerminalEvent): void {
     this.log.append(event);
     this.endedAt = performance.now();
     this.onEndCb(this);
@@ -306,7 +350,7 @@ export class StreamGeneration {
   }
 
   private startGrace(): void {
-    if (this.log.ended || this.graceTimer !== undefined) return;
+    if (this.ending !== undefined || this.graceTimer !== undefined) return;
     this.graceTimer = setTimeout(() => {
       this.graceTimer = undefined;
       if (this.readerCount === 0) this.cancel('disconnect');

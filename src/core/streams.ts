@@ -12,7 +12,12 @@ import { MemoryStreamStore } from './memory-stream-store.js';
 import { type Limits, NO_LIMITS } from './principal.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
-import { type GenerationHooks, StreamGeneration, type StreamOutcome } from './stream-generation.js';
+import {
+  type GenerationHooks,
+  type GenerationInit,
+  StreamGeneration,
+  type StreamOutcome,
+} from './stream-generation.js';
 import type { StreamHandle } from './stream-handle.js';
 import type { StreamStore } from './stream-store.js';
 import type { StreamsConfig } from './streams-config.js';
@@ -31,11 +36,18 @@ export interface ConversationContext {
 
 /**
  * The place conversations plug in: `begin` returns the history to send before the new turns (and
- * may refuse with a RelayError), `finish` hears once how the reply ended.
+ * may refuse with a RelayError), `finish` hears once how the reply ended, before the stream's
+ * terminal event is appended: the event waits (bounded) for the promise it returns, so a client
+ * that has seen `done` can send the next turn at once, on any instance.
  */
 export interface ConversationHooks {
   begin(conversationId: string, req: StreamRequest, owner: string): Promise<ConversationContext>;
-  finish(conversationId: string, req: StreamRequest, owner: string, outcome: StreamOutcome): void;
+  finish(
+    conversationId: string,
+    req: StreamRequest,
+    owner: string,
+    outcome: StreamOutcome,
+  ): Promise<void> | void;
 }
 
 export interface CreateOptions {
@@ -190,6 +202,7 @@ export class StreamRegistry {
         this.releaseAddress(address);
         this.onGenerationEnd(g);
       },
+      ...this.keepTurnFor(conversationId),
       hooks: this.hooks,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
     });
@@ -208,6 +221,15 @@ export class StreamRegistry {
     for (const o of this.observers) o.started?.(generation);
     generation.run(this.upstream);
     return handle;
+  }
+
+  /** A conversation stream keeps its turn before its terminal event is appended. */
+  private keepTurnFor(conversationId: string | undefined): Pick<GenerationInit, 'keepTurn'> {
+    const conversations = this.conversations;
+    if (conversationId === undefined || conversations === undefined) return {};
+    return {
+      keepTurn: (g, outcome) => conversations.finish(conversationId, g.request, g.owner, outcome),
+    };
   }
 
   /**
@@ -323,17 +345,9 @@ export class StreamRegistry {
   }
 
   private onGenerationEnd(generation: StreamGeneration): void {
-    const conversationId = generation.request.conversation_id;
     const { input_tokens, output_tokens } = generation.usage;
     this.leases.get(generation)?.settle(input_tokens + output_tokens);
     this.leases.delete(generation);
-    if (conversationId !== undefined && this.conversations !== undefined) {
-      try {
-        this.conversations.finish(conversationId, generation.request, generation.owner, generation.outcome());
-      } catch {
-        // A store failure must not disturb the stream that already ended; the store reports its own.
-      }
-    }
     for (const listener of this.endListeners) listener(generation);
     for (const o of this.observers) o.ended?.(generation);
     for (const resolve of this.endWaiters.splice(0)) resolve();

@@ -561,6 +561,8 @@ export class RedisStreamStore implements StreamStore {
   private async cancel(local: Local, reason: CancelReason): Promise<void> {
     if (local.generation !== undefined) {
       local.generation.cancel(reason);
+      // The terminal event follows once a conversation turn is kept (see StreamGeneration).
+      await local.generation.ended;
       return;
     }
     const message = JSON.stringify({ op: 'cancel', id: local.id, reason });
