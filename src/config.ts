@@ -245,7 +245,7 @@ export const SETTINGS = {
   ticketSecret: {
     env: 'RELAY_TICKET_SECRET',
     default: '',
-    help: 'HMAC secret signing tickets; set the same on every instance (default: random per process)',
+    help: 'HMAC secret signing tickets; set the same on every instance (default: random per process, or with REDIS_URL one shared through Redis)',
   },
   allowedOrigins: {
     env: 'RELAY_ALLOWED_ORIGINS',

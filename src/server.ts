@@ -32,7 +32,7 @@ import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
-import { startRedisStore } from './redis/redis-backend.js';
+import { redisConnection, redisTickets, startRedisStore } from './redis/redis-backend.js';
 import { RedisConversationStore } from './redis/redis-conversation-store.js';
 import { logStreams } from './stream-logs.js';
 import type { Authenticate } from './transports/authenticate.js';
@@ -83,13 +83,15 @@ export interface StartOptions {
 
 export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // Made, not connected: tickets are checked through it, and nothing runs before the auth check.
+  const sharedRedis = config.redisUrl === '' ? undefined : redisConnection(config.redisUrl, logger);
   // First, so a bad keys file or an unsafe anonymous setup refuses to start before anything runs.
   const auth = createRelayAuth(authSettings(config), {
     wsPath: WS_PATH,
     logger,
     ...(options.keysPollMs === undefined ? {} : { keysPollMs: options.keysPollMs }),
+    ...(sharedRedis ? { sharedTickets: redisTickets(sharedRedis) } : {}),
   });
-  const limiter = options.limiter ?? new MemoryLimiter();
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
   let passthrough: ApiPassthrough | undefined = options.passthrough;
@@ -130,10 +132,11 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       : describeTarget(target);
 
   // With REDIS_URL, streams and conversations are kept in Redis and any instance serves any of them.
-  const redis =
-    config.redisUrl === ''
-      ? undefined
-      : await startRedisStore(redisSettings(config), streamsSettings(config), logger);
+  const redis = sharedRedis
+    ? await startRedisStore(sharedRedis, redisSettings(config), streamsSettings(config), logger)
+    : undefined;
+  // With Redis, per-key limits hold across every instance.
+  const limiter = options.limiter ?? redis?.limiter ?? new MemoryLimiter();
   const conversations = new Conversations({
     store: redis
       ? new RedisConversationStore({ connection: redis.connection, ttlMs: config.conversationTtlMs })
@@ -241,6 +244,7 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     metrics.close();
     auth.close();
     await conversations.close();
+    await redis?.close();
     adapter?.close();
     await simulated?.close();
     throw err;

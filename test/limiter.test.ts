@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RelayError } from '../src/core/errors.js';
 import { checkRequestPolicy, matchesGlob } from '../src/core/limiter.js';
 import { MemoryLimiter } from '../src/core/memory-limiter.js';
+import { describeLimiter } from './limiter.contract.js';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -131,4 +132,9 @@ describe('request policy', () => {
     expect(matchesGlob('*', 'anything')).toBe(true);
     expect(matchesGlob('a*a', 'a')).toBe(false);
   });
+});
+
+describeLimiter('memory', async () => {
+  const limiter = new MemoryLimiter();
+  return { limiters: [limiter, limiter], close: async () => {} };
 });

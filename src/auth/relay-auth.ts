@@ -10,7 +10,7 @@ import { HostPolicy, OriginPolicy } from '../transports/origin-policy.js';
 import { createAuthenticator, ticketSubject } from './authenticator.js';
 import { JwtVerifier } from './jwt.js';
 import { KeyStore } from './key-store.js';
-import { type IssuedTicket, Tickets } from './tickets.js';
+import { type IssuedTicket, type SpentTickets, type TicketSecret, Tickets } from './tickets.js';
 
 export interface AuthSettings {
   readonly auth: 'auto' | 'none';
@@ -38,7 +38,16 @@ export interface RelayAuth {
 /** Throws (a message for the operator) when the relay must not start as configured. */
 export function createRelayAuth(
   settings: AuthSettings,
-  options: { wsPath: string; logger?: Logger; keysPollMs?: number },
+  options: {
+    wsPath: string;
+    logger?: Logger;
+    keysPollMs?: number;
+    /**
+     * Shared ticket state (Redis): spent tickets, and the secret used when RELAY_TICKET_SECRET is
+     * unset. Default: this process only.
+     */
+    sharedTickets?: { secret: TicketSecret; spent: SpentTickets };
+  },
 ): RelayAuth {
   const keys = new KeyStore({
     file: settings.keysFile,
@@ -65,7 +74,13 @@ export function createRelayAuth(
   if (settings.auth === 'none' && credentialsConfigured) {
     options.logger?.warn('RELAY_AUTH=none: the configured keys and JWT settings are ignored');
   }
-  const tickets = new Tickets({ secret: settings.ticketSecret, ttlMs: settings.ticketTtlMs });
+  const shared = options.sharedTickets;
+  const tickets = new Tickets({
+    // A configured secret wins; otherwise the shared one, so every instance checks every ticket.
+    secret: settings.ticketSecret === '' && shared ? shared.secret : settings.ticketSecret,
+    ttlMs: settings.ticketTtlMs,
+    ...(shared ? { spent: shared.spent } : {}),
+  });
   const origins = new OriginPolicy(settings.allowedOrigins);
   keys.watch();
   return {

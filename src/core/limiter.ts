@@ -75,3 +75,22 @@ export function matchesGlob(glob: string, value: string): boolean {
 export function quotaExceeded(message: string, retryAfterMs: number): RelayError {
   return new RelayError('quota_exceeded', message, { retryAfterMs: Math.max(1, Math.ceil(retryAfterMs)) });
 }
+
+/** A concurrency refusal cannot know when a slot frees: it suggests a short wait. */
+export const CONCURRENCY_RETRY_MS = 1000;
+
+/** The three refusals, worded once for every Limiter. */
+export const refusals = {
+  concurrency: (max: number): RelayError =>
+    quotaExceeded(
+      `this key already runs its limit of ${max} concurrent streams; wait for one to end`,
+      CONCURRENCY_RETRY_MS,
+    ),
+  requests: (max: number, retryAfterMs: number): RelayError =>
+    quotaExceeded(`this key made its limit of ${max} requests in the last minute`, retryAfterMs),
+  tokens: (max: number, reserve: number, retryAfterMs: number): RelayError =>
+    quotaExceeded(
+      `this key's tokens_per_minute (${max}) cannot take ${reserve} more tokens now`,
+      retryAfterMs,
+    ),
+};

@@ -4,12 +4,10 @@
  * a shared store implements the same interface for several instances.
  */
 import type { Lease, Limiter } from './limiter.js';
-import { quotaExceeded } from './limiter.js';
+import { refusals } from './limiter.js';
 import type { Limits } from './principal.js';
 
 const WINDOW_MS = 60_000;
-/** A concurrency refusal cannot know when a slot frees: suggest a short wait. */
-const CONCURRENCY_RETRY_MS = 1000;
 
 interface Spend {
   readonly at: number;
@@ -56,24 +54,18 @@ export class MemoryLimiter implements Limiter {
 
     const { concurrentStreams, requestsPerMinute, tokensPerMinute } = limits;
     if (concurrentStreams !== undefined && u.running >= concurrentStreams) {
-      throw quotaExceeded(
-        `this key already runs its limit of ${concurrentStreams} concurrent streams; wait for one to end`,
-        CONCURRENCY_RETRY_MS,
-      );
+      throw refusals.concurrency(concurrentStreams);
     }
     if (requestsPerMinute !== undefined && u.requests.length >= requestsPerMinute) {
-      throw quotaExceeded(
-        `this key made its limit of ${requestsPerMinute} requests in the last minute`,
+      throw refusals.requests(
+        requestsPerMinute,
         u.requests[u.requests.length - requestsPerMinute]! + WINDOW_MS - now,
       );
     }
     if (tokensPerMinute !== undefined) {
       const wait = tokenWait(u.tokens, tokensPerMinute - reserveTokens, now);
       if (wait > 0) {
-        throw quotaExceeded(
-          `this key's tokens_per_minute (${tokensPerMinute}) cannot take ${reserveTokens} more tokens now`,
-          wait,
-        );
+        throw refusals.tokens(tokensPerMinute, reserveTokens, wait);
       }
     }
 

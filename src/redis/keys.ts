@@ -4,6 +4,8 @@
  * clients are checked against the shape the relay mints before they are put in a key.
  */
 
+import { createHash } from 'node:crypto';
+
 /** The shape of ids minted by `newStreamId` (str_ + 128 random bits, base64url). */
 const STREAM_ID = /^str_[A-Za-z0-9_-]{22}$/;
 /** Instance ids are minted here too (hex); checked before they reach a key from a message. */
@@ -77,4 +79,40 @@ export function conversationKey(prefix: string, id: string): string {
 /** Sorted set: conversation ids scored by their expiry (epoch ms), for the capacity count. */
 export function conversationIndexKey(prefix: string): string {
   return `${prefix}conversations`;
+}
+
+export interface LimitKeys {
+  /** Sorted set: request id → epoch ms (Redis clock) until which its concurrency slot is held. */
+  readonly slots: string;
+  /** Sorted set: request id → when it was admitted (the sliding minute of requests and tokens). */
+  readonly window: string;
+  /** Hash: request id → tokens it counts in the window (its reservation until settled). */
+  readonly spend: string;
+}
+
+/**
+ * A principal's limiter keys. Principal ids are free text (key ids, JWT `sub`s): the key holds
+ * their SHA-256 instead, so no client text reaches a key and all three share one hash tag.
+ */
+export function limitKeys(prefix: string, principalId: string): LimitKeys {
+  const tag = `${prefix}limit:{${createHash('sha256').update(principalId).digest('base64url')}}`;
+  return { slots: `${tag}:slots`, window: `${tag}:window`, spend: `${tag}:spend` };
+}
+
+/** The shape of ticket ids (`jti`) the relay mints (randomUUID). */
+const TICKET_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isTicketId(id: string): boolean {
+  return TICKET_ID.test(id);
+}
+
+/** String with a TTL: present once the ticket `jti` was spent (single use across instances). */
+export function spentTicketKey(prefix: string, jti: string): string {
+  if (!isTicketId(jti)) throw new Error('ticket id has the wrong shape for a Redis key');
+  return `${prefix}ticket:{${jti}}:spent`;
+}
+
+/** String: the HMAC secret every instance signs tickets with when RELAY_TICKET_SECRET is unset. */
+export function ticketSecretKey(prefix: string): string {
+  return `${prefix}ticket-secret`;
 }

@@ -91,3 +91,78 @@ if ARGV[1] ~= '' and current ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `);
+
+/**
+ * Admits one request of a principal or says which limit refuses it. Time is Redis's own (`TIME`),
+ * so the instances' clocks do not matter. KEYS: slots, window, spend (one principal, one hash tag).
+ * ARGV: request id, concurrent ('' = none), per-minute requests (''), per-minute tokens (''),
+ * tokens to reserve, slot ttl ms.
+ * Returns {verdict, retry_after_ms}: 0 admitted, 1 concurrency, 2 requests, 3 tokens. A slot whose
+ * holder stopped refreshing it (an instance that died) has expired and no longer counts.
+ */
+export const LIMIT_ACQUIRE = script(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local since = now - 60000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', since)
+for _, id in ipairs(old) do redis.call('HDEL', KEYS[3], id) end
+if #old > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since) end
+if ARGV[2] ~= '' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return {1, 0} end
+if ARGV[3] ~= '' then
+  local max = tonumber(ARGV[3])
+  local count = redis.call('ZCARD', KEYS[2])
+  if count >= max then
+    local at = redis.call('ZRANGE', KEYS[2], count - max, count - max, 'WITHSCORES')
+    return {2, tonumber(at[2]) + 60000 - now}
+  end
+end
+local reserve = tonumber(ARGV[5])
+if ARGV[4] ~= '' then
+  local room = tonumber(ARGV[4]) - reserve
+  local total = 0
+  for _, v in ipairs(redis.call('HVALS', KEYS[3])) do total = total + tonumber(v) end
+  if total > room then
+    local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    local wait = 60000
+    for i = 1, #entries, 2 do
+      total = total - tonumber(redis.call('HGET', KEYS[3], entries[i]) or '0')
+      if total <= room then
+        wait = tonumber(entries[i + 1]) + 60000 - now
+        break
+      end
+    end
+    return {3, wait}
+  end
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), ARGV[1])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], reserve)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PEXPIRE', KEYS[2], 61000)
+redis.call('PEXPIRE', KEYS[3], 61000)
+return {0, 0}
+`);
+
+/**
+ * Settles one admitted request: frees its slot and replaces its reservation with what it used (if
+ * it is still in the window). KEYS: slots, window, spend. ARGV: request id, used tokens.
+ */
+export const LIMIT_SETTLE = script(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
+return 1
+`);
+
+/**
+ * Keeps the slots an instance holds for one principal alive for another ttl. Only slots still
+ * there (XX): a refresh that crosses a settle must not bring a freed slot back. KEYS: slots.
+ * ARGV: ttl ms, then request ids.
+ */
+export const LIMIT_REFRESH = script(`
+local t = redis.call('TIME')
+local until_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_ms, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`);
