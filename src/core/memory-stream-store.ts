@@ -42,6 +42,7 @@ export class MemoryStreamStore implements StreamStore {
           return generation.ended;
         },
         usage: () => generation.usage,
+        message: () => generation.message(),
         readers: (count, exit) => generation.readers(count, exit),
       },
       this.options.cursor,

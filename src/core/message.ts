@@ -3,8 +3,10 @@
  * non-streaming, by the SDK's own accumulation rules (MessageStream): a block starts as its start
  * event says, text and thinking deltas append, a citation is pushed onto the text block's
  * `citations`, a signature is set, tool input is the parsed concatenation of its JSON deltas.
- * Conversations keep this as the assistant turn, and `GET /v1/streams/:id?include=message`
- * answers it, so a client can send the next turn without rebuilding it.
+ * Every generation feeds one as its events are appended (O(1) per event), so the reply survives
+ * the log's bounds: conversations keep it as the assistant turn, and
+ * `GET /v1/streams/:id?include=message` answers it, so a client can send the next turn without
+ * rebuilding it.
  */
 import {
   assertNever,
@@ -42,12 +44,22 @@ export function assembleMessage(
 ): AssembledMessage {
   const assembler = new MessageAssembler();
   for (const event of events) if (isContentEvent(event)) assembler.add(event);
+  return assembler.message(model, terminal, usage);
+}
+
+/** The Message shape around assembled content: the stop fields of `done`, and the usage. */
+function messageOf(
+  model: string,
+  content: ContentBlock[],
+  terminal: TerminalEvent | undefined,
+  usage: Usage,
+): AssembledMessage {
   const done = terminal?.type === 'done' ? terminal : undefined;
   return {
     type: 'message',
     role: 'assistant',
     model,
-    content: assembler.content(),
+    content,
     stop_reason: done?.stop_reason ?? null,
     ...(done?.stop_details === undefined ? {} : { stop_details: done.stop_details }),
     stop_sequence: done?.stop_sequence ?? null,
@@ -92,25 +104,29 @@ export class MessageAssembler {
   /** The highest index started: earlier blocks are complete (the API streams blocks in order). */
   private last = -1;
 
+  /**
+   * Folds one event in. On the hot path (every content event of every stream): a text or thinking
+   * delta is one string append onto its block, nothing else is allocated.
+   */
   add(event: ContentEvent): void {
     switch (event.type) {
       case 'text': {
-        const block = this.at(event.index, () => ({ type: 'text', text: '' }));
-        block.text = `${String(block.text ?? '')}${event.text}`;
+        const block = this.blocks[event.index] ?? this.open(event.index, emptyText());
+        block.text = typeof block.text === 'string' ? block.text + event.text : event.text;
         break;
       }
       case 'thinking': {
-        const block = this.at(event.index, emptyThinking);
-        block.thinking = `${String(block.thinking ?? '')}${event.text}`;
+        const block = this.blocks[event.index] ?? this.open(event.index, emptyThinking());
+        block.thinking = typeof block.thinking === 'string' ? block.thinking + event.text : event.text;
         break;
       }
       case 'signature':
-        this.at(event.index, emptyThinking).signature = event.signature;
+        (this.blocks[event.index] ?? this.open(event.index, emptyThinking())).signature = event.signature;
         break;
       case 'citation': {
-        const block = this.at(event.index, () => ({ type: 'text', text: '' }));
-        const citations = Array.isArray(block.citations) ? (block.citations as unknown[]) : [];
-        block.citations = [...citations, event.citation];
+        const block = this.blocks[event.index] ?? this.open(event.index, emptyText());
+        if (Array.isArray(block.citations)) (block.citations as unknown[]).push(event.citation);
+        else block.citations = [event.citation];
         break;
       }
       case 'tool_use':
@@ -124,9 +140,13 @@ export class MessageAssembler {
       case 'tool_input':
         this.json.set(event.index, (this.json.get(event.index) ?? '') + event.partial_json);
         break;
-      case 'block':
-        this.set(event.index, { ...event.block });
+      case 'block': {
+        const block = { ...event.block };
+        // Citations are pushed onto it later: never onto the array the logged event holds.
+        if (Array.isArray(block.citations)) block.citations = [...(block.citations as unknown[])];
+        this.set(event.index, block);
         break;
+      }
       case 'delta':
         // A delta type nobody knows cannot be applied; the SDK's accumulator skips it too.
         break;
@@ -140,6 +160,11 @@ export class MessageAssembler {
     return this.finished(this.blocks.length);
   }
 
+  /** The reply as a Message: complete once `terminal` is `done`. */
+  message(model: string, terminal: TerminalEvent | undefined, usage: Usage): AssembledMessage {
+    return messageOf(model, this.content(), terminal, usage);
+  }
+
   /**
    * What a cancelled reply keeps: every block that was complete, plus the last one only when it
    * is text (partial text is still text; a thinking block without its signature, or half a tool
@@ -151,22 +176,25 @@ export class MessageAssembler {
     return this.finished(keepLast ? this.blocks.length : this.last);
   }
 
-  /** Blocks below `end`, tool inputs parsed. */
+  /**
+   * Blocks below `end`, tool inputs parsed: copies (citations too), so what a caller keeps or
+   * sends never changes as the stream goes on.
+   */
   private finished(end: number): ContentBlock[] {
     const out: ContentBlock[] = [];
     for (let index = 0; index < end; index++) {
       const block = this.blocks[index];
       if (block === undefined) continue;
+      const copy = { ...block };
+      if (Array.isArray(block.citations)) copy.citations = [...(block.citations as unknown[])];
       const json = this.json.get(index);
-      out.push(json === undefined || json === '' ? block : { ...block, input: parseOr(json, block.input) });
+      if (json !== undefined && json !== '') copy.input = parseOr(json, block.input);
+      out.push(copy);
     }
     return out;
   }
 
-  private at(index: number, create: () => ContentBlock): ContentBlock {
-    const existing = this.blocks[index];
-    if (existing !== undefined) return existing;
-    const block = create();
+  private open(index: number, block: ContentBlock): ContentBlock {
     this.set(index, block);
     return block;
   }
@@ -175,6 +203,10 @@ export class MessageAssembler {
     this.blocks[index] = block;
     if (index > this.last) this.last = index;
   }
+}
+
+function emptyText(): ContentBlock {
+  return { type: 'text', text: '' };
 }
 
 function emptyThinking(): ContentBlock {

@@ -15,7 +15,7 @@ import {
   type TerminalEvent,
   type Usage,
 } from './events.js';
-import { type ContentBlock, MessageAssembler } from './message.js';
+import { type AssembledMessage, type ContentBlock, MessageAssembler } from './message.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
@@ -107,8 +107,11 @@ export class StreamGeneration {
   private durationTimer: NodeJS.Timeout | undefined;
   private cancelReason: CancelReason | undefined;
   private readonly meter = new UsageMeter();
-  /** Only a conversation keeps the reply assembled; elsewhere the log already holds every delta. */
-  private readonly assembler: MessageAssembler | undefined;
+  /**
+   * The reply assembled as events are appended (O(1) per event): what a conversation keeps and
+   * `?include=message` answers, whatever the log's bounds have dropped since.
+   */
+  private readonly assembler = new MessageAssembler();
   private readonly keepTurn: GenerationInit['keepTurn'];
   /**
    * The terminal event once the generation decided to end: set before the conversation turn is
@@ -129,7 +132,6 @@ export class StreamGeneration {
     this.model = init.upstreamRequest.model;
     this.config = init.config;
     this.policy = init.request.on_disconnect ?? 'grace';
-    this.assembler = init.request.conversation_id === undefined ? undefined : new MessageAssembler();
     this.onEndCb = init.onEnd;
     this.keepTurn = init.keepTurn;
     this.transport = init.transport ?? 'other';
@@ -178,11 +180,15 @@ export class StreamGeneration {
     const terminal = this.ending;
     if (terminal === undefined) throw new Error('stream has not ended');
     const assembler = this.assembler;
-    if (assembler === undefined) return { terminal, content: [] };
     return {
       terminal,
       content: terminal.type === 'done' ? assembler.content() : assembler.completeContent(),
     };
+  }
+
+  /** The reply so far as the non-streaming Message (complete once `done`), from the first event on. */
+  message(): AssembledMessage {
+    return this.assembler.message(this.model, this.terminal, this.usage);
   }
 
   /**
@@ -310,7 +316,7 @@ export class StreamGeneration {
     else this.hooks?.contentGap?.(this, now - (this.lastContentAt ?? now));
     this.lastContentAt = now;
     this.meter.count(event);
-    this.assembler?.add(event);
+    this.assembler.add(event);
   }
 
   private finish(event: TerminalEvent): void {

@@ -57,7 +57,9 @@ export interface StreamHandle {
   snapshot(): Promise<StreamSnapshot>;
   /**
    * The reply so far folded into the Message the API returns non-streaming (`content` exactly as
-   * it would be). Throws `replay_unavailable` when the log no longer holds the stream's start.
+   * it would be), from the generation's own assembler wherever the store can reach it; otherwise
+   * folded from this instance's log, which throws `replay_unavailable` once the log no longer
+   * holds the stream's start.
    */
   message(): Promise<AssembledMessage>;
   /** Resolves once no cursor is attached on this instance. */
@@ -97,6 +99,11 @@ export interface StreamControl {
   catchUp?(after: number): Promise<void>;
   /** Presence: the number of readers on this instance changed; `exit` says how the last one left. */
   readers(count: number, exit?: ReaderExit): void;
+  /**
+   * The reply as the generation assembled it (it survives the log's bounds); undefined when the
+   * store cannot reach it (a replica of a running stream), and the handle folds its log instead.
+   */
+  message?(): Promise<AssembledMessage | undefined> | AssembledMessage | undefined;
 }
 
 export interface StreamMeta {
@@ -182,6 +189,8 @@ export class LogHandle implements StreamHandle {
   }
 
   async message(): Promise<AssembledMessage> {
+    const assembled = await this.control.message?.();
+    if (assembled !== undefined) return assembled;
     const terminal = this.terminal;
     const usage = terminal?.usage ?? (await this.control.usage());
     return assembleMessage(

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RelayError } from '../core/errors.js';
 import type { CancelReason, RelayEventBody, Usage } from '../core/events.js';
+import type { AssembledMessage } from '../core/message.js';
 import type { StreamGeneration } from '../core/stream-generation.js';
 import { LogHandle, type ReaderExit, type StreamHandle, type StreamMeta } from '../core/stream-handle.js';
 import { StreamLog } from '../core/stream-log.js';
@@ -69,6 +70,8 @@ interface Local {
 interface Writer {
   /** Highest seq Redis confirmed. */
   confirmed: number;
+  /** The assembled reply is in the meta hash (written once, before the terminal event). */
+  messageStored: boolean;
   inFlight: boolean;
   again: boolean;
   immediate: NodeJS.Immediate | undefined;
@@ -89,6 +92,16 @@ const usageSchema = z.looseObject({
   input_tokens: z.number(),
   output_tokens: z.number(),
   estimated: z.boolean(),
+});
+
+const messageSchema = z.looseObject({
+  type: z.literal('message'),
+  role: z.literal('assistant'),
+  model: z.string(),
+  content: z.array(z.looseObject({ type: z.string() })),
+  stop_reason: z.string().nullable(),
+  stop_sequence: z.string().nullable(),
+  usage: usageSchema,
 });
 
 const controlSchema = z.discriminatedUnion('op', [
@@ -271,6 +284,7 @@ export class RedisStreamStore implements StreamStore {
         cancel: (reason) => this.cancel(local, reason),
         catchUp: (after) => this.catchUp(local, after),
         usage: () => this.usageSoFar(local),
+        message: () => this.messageOf(local),
         readers: (count, exit) => this.onLocalReaders(local, count, exit),
       },
       { maxLagEvents: this.config.maxLagEvents, batch: this.config.cursorBatch },
@@ -306,6 +320,7 @@ export class RedisStreamStore implements StreamStore {
   private startWriter(local: Local, generation: StreamGeneration): Writer {
     const writer: Writer = {
       confirmed: 0,
+      messageStored: false,
       inFlight: false,
       again: false,
       immediate: undefined,
@@ -353,6 +368,12 @@ export class RedisStreamStore implements StreamStore {
     for (const entry of entries) args.push(String(entry.seq), entry.json);
     writer.inFlight = true;
     try {
+      if (log.ended && !writer.messageStored) {
+        // Before the terminal event reaches Redis, so any instance that sees it finds the reply
+        // (`?include=message` after the log's bounds dropped the stream's start).
+        await this.redis.call(['HSET', local.keys.meta, 'message', JSON.stringify(generation.message())]);
+        writer.messageStored = true;
+      }
       const reply = await this.redis.script(APPEND, [local.keys.log, local.keys.meta], args);
       const held = Number(reply);
       if (held === -1) {
@@ -591,6 +612,21 @@ export class RedisStreamStore implements StreamStore {
     if (local.generation !== undefined) return;
     await this.fetch(local);
     await waitFor(local.log, () => local.log.lastSeq >= after || local.log.ended, CATCH_UP_MS);
+  }
+
+  /**
+   * The generation's own assembly here; on another instance the copy written with the terminal
+   * event. A replica of a running stream has none: the handle folds its log (which may have lost
+   * the start: `replay_unavailable`).
+   */
+  private async messageOf(local: Local): Promise<AssembledMessage | undefined> {
+    if (local.generation !== undefined) return local.generation.message();
+    if (!local.log.ended) return undefined;
+    const raw = await this.redis.call(['HGET', local.keys.meta, 'message']);
+    if (typeof raw !== 'string' || raw === '') return undefined;
+    const parsed = messageSchema.safeParse(safeJson(raw));
+    if (!parsed.success) throw badReply(`message of ${local.id}`);
+    return parsed.data as unknown as AssembledMessage;
   }
 
   private async usageSoFar(local: Local): Promise<Usage> {
