@@ -2,7 +2,9 @@
  * Prometheus metrics (prom-client), named `relay_*`. Labels are bounded: transport, outcome, code,
  * model and principal (each capped at a number of distinct values, the rest counted as "other"),
  * never a stream id. Most figures are counted when a stream ends or at scrape time; the one
- * per-event cost is the inter-token gap histogram (one observation per content event).
+ * per-event cost is the inter-token gap histogram (one observation per content event). Reader
+ * figures (resumes, replays, relay-added first-token time, slow-consumer cuts) are counted once
+ * per cursor, by the transport that reads.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamGeneration } from './core/stream-generation.js';
@@ -137,6 +139,31 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     labelNames: ['status', 'code'],
     registers: [registry],
   });
+  const relayTtft = new Histogram({
+    name: 'relay_added_time_to_first_token_seconds',
+    help: 'What the relay added to the first token: from the first content event read from the upstream to its write to a client socket, by the transport that reads (readers already following only).',
+    labelNames: ['transport'],
+    buckets: SMALL_BUCKETS,
+    registers: [registry],
+  });
+  const resumes = new Counter({
+    name: 'relay_resumes_total',
+    help: 'Readers that attached with a resume point (Last-Event-ID, ?after, a WebSocket resume frame past 0), by transport.',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
+  const replayed = new Counter({
+    name: 'relay_replayed_events_total',
+    help: 'Events sent from the log rather than live: already held when their reader attached (resumes and late readers), by transport.',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
+  const slowCuts = new Counter({
+    name: 'relay_slow_consumer_cuts_total',
+    help: 'Readers cut with slow_consumer for falling behind (a cursor past its lag limit, a WebSocket past its hard buffer limit), by transport.',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
   const cancelClose = new Histogram({
     name: 'relay_cancel_upstream_closed_seconds',
     help: 'From a cancel to the upstream request closed.',
@@ -166,6 +193,18 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     },
     upstreamClosed(_g, ms) {
       cancelClose.observe(ms / 1000);
+    },
+    attached(transport, after, events) {
+      if (after > 0) resumes.inc({ transport });
+      // Every new reader gets the start event from the log: that is not a replay.
+      const fromLog = after === 0 ? events - 1 : events;
+      if (fromLog > 0) replayed.inc({ transport }, fromLog);
+    },
+    firstContent(transport, ms) {
+      relayTtft.observe({ transport }, ms / 1000);
+    },
+    cut(transport, code) {
+      if (code === 'slow_consumer') slowCuts.inc({ transport });
     },
     ended(g) {
       const terminal = g.terminal;

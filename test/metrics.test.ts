@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayServer } from '../src/server.js';
+import { type Sample, samples, scrape as scrapeRelay, value } from './helpers/metrics.js';
 import { startTestRelay } from './helpers/relay.js';
 import { readSse, streamSse } from './helpers/sse.js';
 import { until, WsClient, wsUrl } from './helpers/ws.js';
@@ -18,29 +19,8 @@ afterAll(async () => {
   await relay.close();
 });
 
-/** `name{labels} value` lines of the exposition text. */
-function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) throw new Error(`unparsable line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-async function scrape(): Promise<ReturnType<typeof samples>> {
-  return samples(await (await fetch(`${relay.url}/metrics`)).text());
-}
-
-/** The sum of every sample of `name` whose labels include `want` (0 when none). */
-function value(all: ReturnType<typeof samples>, name: string, want: Record<string, string> = {}): number {
-  return all
-    .filter((s) => s.name === name && Object.entries(want).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + s.value, 0);
+function scrape(): Promise<Sample[]> {
+  return scrapeRelay(relay.url);
 }
 
 function post(path: string, body: unknown, accept?: string): Promise<Response> {
@@ -137,6 +117,53 @@ describe('GET /metrics', () => {
     expect(buckets).toContain('30');
     // No stream id ever becomes a label.
     expect(after.some((s) => Object.values(s.labels).some((v) => v.startsWith('str_')))).toBe(false);
+  });
+
+  it('counts readers: relay-added first token for readers already following, resumes and replayed events', async () => {
+    const before = await scrape();
+    // Live readers: SSE, WebSocket, classic; each sees its first token as it arrives.
+    const live = await post('/v1/streams', { model: MODEL, message: 'h [[sim tokens=5]]' });
+    const liveId = live.headers.get('x-stream-id')!;
+    await readSse(live);
+    const ws = await WsClient.open(wsUrl(relay.url));
+    const wsId = await ws.start({ model: MODEL, message: 'i [[sim tokens=3]]' });
+    const wsEvents = await ws.untilTerminal(wsId);
+    await (await post('/chat/stream', { model: MODEL, message: 'j [[sim tokens=4]]' })).text();
+    const liveLast = (await (await fetch(`${relay.url}/v1/streams/${liveId}`)).json()).last_seq as number;
+
+    // SSE resume after seq 3 of a finished stream: one resume, the rest replayed from the log.
+    const resumed = await readSse(await fetch(`${relay.url}/v1/streams/${liveId}/events?after=3`));
+    expect(resumed.frames.length).toBe(liveLast - 3);
+    // A detached start read once it has ended: a late reader (no resume), its events replayed
+    // except the start event every new reader gets from the log.
+    const detached = (await (
+      await post('/v1/streams', { model: MODEL, message: 'k [[sim tokens=2]]' }, 'application/json')
+    ).json()) as { stream_id: string };
+    await relay.registry.settled(detached.stream_id);
+    const late = await readSse(await fetch(`${relay.url}/v1/streams/${detached.stream_id}/events`));
+    // WebSocket resume after seq 2 on a new connection.
+    const ws2 = await WsClient.open(wsUrl(relay.url));
+    ws2.send({ type: 'resume', stream_id: wsId, after: 2 });
+    await ws2.untilTerminal(wsId);
+    await ws.close();
+    await ws2.close();
+
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      value(after, name, labels) - value(before, name, labels);
+    // Only the three readers that were following when the first token came are timed.
+    expect(delta('relay_added_time_to_first_token_seconds_count', { transport: 'sse' })).toBe(1);
+    expect(delta('relay_added_time_to_first_token_seconds_count', { transport: 'ws' })).toBe(1);
+    expect(delta('relay_added_time_to_first_token_seconds_count', { transport: 'classic' })).toBe(1);
+    expect(delta('relay_resumes_total', { transport: 'sse' })).toBe(1);
+    expect(delta('relay_resumes_total', { transport: 'ws' })).toBe(1);
+    expect(delta('relay_resumes_total', { transport: 'classic' })).toBe(0);
+    expect(delta('relay_replayed_events_total', { transport: 'sse' })).toBe(
+      liveLast - 3 + (late.frames.length - 1),
+    );
+    expect(delta('relay_replayed_events_total', { transport: 'ws' })).toBe(wsEvents.length - 2);
+    expect(delta('relay_replayed_events_total', { transport: 'classic' })).toBe(0);
+    expect(delta('relay_slow_consumer_cuts_total')).toBe(0);
   });
 
   it('shows the drain', async () => {

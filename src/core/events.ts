@@ -160,6 +160,11 @@ export function isTerminal(event: RelayEventBody): event is TerminalEvent {
   return event.type === 'done' || event.type === 'error' || event.type === 'cancelled';
 }
 
+/** Whether an event carries part of the answer (not the start, a retry or the end). */
+export function isContent(event: RelayEventBody): event is ContentEvent {
+  return event.type !== 'start' && event.type !== 'retry' && !isTerminal(event);
+}
+
 /** Compile-time exhaustiveness for switches over unions. */
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);

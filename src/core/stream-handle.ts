@@ -11,6 +11,7 @@ import {
   type CursorLimits,
   type CursorOutcome,
   type CursorSink,
+  type ReaderTag,
   type StreamLog,
 } from './stream-log.js';
 
@@ -46,8 +47,11 @@ export interface StreamHandle {
    * A replica that has not caught up with `after` yet first waits briefly for the events to arrive.
    */
   resumeFrom(after: number): Promise<boolean>;
-  /** A cursor that writes every event after `after` into `sink`, then follows live. */
-  attach(sink: CursorSink, after?: number): Cursor;
+  /**
+   * A cursor that writes every event after `after` into `sink`, then follows live; `reader` names
+   * the transport for the metrics (resumes, replays, relay-added first-token time, cuts).
+   */
+  attach(sink: CursorSink, after?: number, reader?: ReaderTag): Cursor;
   /**
    * Aborts the generation (wherever it runs) with a `cancelled` terminal event; idempotent, a
    * finished stream stays as it is. Resolves once this instance has seen the terminal event (or
@@ -160,10 +164,11 @@ export class LogHandle implements StreamHandle {
     return this.log.resumeFrom(after);
   }
 
-  attach(sink: CursorSink, after = 0): Cursor {
+  attach(sink: CursorSink, after = 0, reader?: ReaderTag): Cursor {
     const cursor = new Cursor(this.log, sink, after, {
       ...this.limits,
       onClose: this.onCursorClose,
+      reader,
     });
     this.cursors.add(cursor);
     this.control.readers(this.cursors.size);

@@ -3,8 +3,8 @@
  * subscriber is a cursor into it that writes at the pace its socket accepts, so the upstream loop
  * never waits for a client and a slow client lags instead of growing a queue.
  */
-import { RelayError } from './errors.js';
-import { isTerminal, type RelayEvent, type RelayEventBody } from './events.js';
+import { type ErrorCode, RelayError } from './errors.js';
+import { isContent, isTerminal, type RelayEvent, type RelayEventBody } from './events.js';
 
 export interface LogEntry {
   readonly seq: number;
@@ -29,6 +29,11 @@ export class StreamLog {
   private last = 0;
   private terminalEntry: LogEntry | undefined;
   private readonly listeners = new Set<() => void>();
+  /**
+   * Seq and monotonic ms (performance.now) of the first content event this log got: one timestamp
+   * per stream, from which a cursor measures the time the relay added before a client saw it.
+   */
+  private firstContent: { readonly seq: number; readonly at: number } | undefined;
 
   constructor(limits: LogLimits) {
     this.limits = limits;
@@ -52,6 +57,11 @@ export class StreamLog {
     return this.terminalEntry !== undefined;
   }
 
+  /** The first content event's seq and arrival (performance.now), once there is one. */
+  get firstContentArrival(): { readonly seq: number; readonly at: number } | undefined {
+    return this.firstContent;
+  }
+
   get size(): { events: number; bytes: number } {
     return { events: this.entries.length - this.head, bytes: this.bytes };
   }
@@ -68,6 +78,8 @@ export class StreamLog {
     this.entries.push(entry);
     this.bytes += entry.json.length;
     if (isTerminal(body)) this.terminalEntry = entry;
+    else if (this.firstContent === undefined && isContent(body))
+      this.firstContent = { seq: entry.seq, at: performance.now() };
     this.evict();
     for (const listener of this.listeners) listener();
     return entry;
@@ -192,7 +204,34 @@ export interface CursorLimits {
   readonly batch: BatchLimits;
 }
 
+/**
+ * What cursors tell metrics about their readers, each call labelled with the transport that
+ * attached the cursor. Called per cursor, never per event.
+ */
+export interface ReaderHooks {
+  /**
+   * A cursor started at resume point `after` (0 for a new reader); `replayed` events were already
+   * in the log past it, so they are sent from the log rather than live.
+   */
+  attached?(transport: string, after: number, replayed: number): void;
+  /**
+   * The cursor handed its first content event to its socket `ms` after the log got it; only for a
+   * cursor that was following when the first content arrived (a late reader's wait is not the relay's).
+   */
+  firstContent?(transport: string, ms: number): void;
+  /** The cursor was cut: `slow_consumer` (fell behind) or `replay_unavailable` (asked too late). */
+  cut?(transport: string, code: ErrorCode): void;
+}
+
+/** Who reads through a cursor, for its hooks: the transport's name and where to report. */
+export interface ReaderTag {
+  readonly transport: string;
+  readonly hooks: ReaderHooks;
+}
+
 export interface CursorOptions extends CursorLimits {
+  /** Who reads: reported to at start, first content and cut (absent: nobody listens). */
+  readonly reader?: ReaderTag | undefined;
   /** Told once when the cursor stops for any reason (after `sink.end` when that was called). */
   readonly onClose?: (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }) => void;
 }
@@ -214,6 +253,8 @@ export class Cursor {
   private started = false;
   /** True once this cursor has written something: a later gap means it lagged, not that it came late. */
   private wroteAny = false;
+  /** Whether the first content event is still to be written (only tracked when a reader listens). */
+  private awaitingContent: boolean;
   private cancelDrain: (() => void) | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -223,6 +264,7 @@ export class Cursor {
     this.sink = sink;
     this.options = options;
     this.position = after;
+    this.awaitingContent = options.reader?.hooks.firstContent !== undefined;
   }
 
   /** Seq of the last event this cursor wrote. */
@@ -239,6 +281,11 @@ export class Cursor {
     if (this.started || this.closed) return;
     this.started = true;
     this.liveFrom = Math.max(this.position, this.log.lastSeq);
+    const reader = this.options.reader;
+    reader?.hooks.attached?.(reader.transport, this.position, this.liveFrom - this.position);
+    // Content already in the log when this reader came is a replay: no relay-added latency to measure.
+    const first = this.log.firstContentArrival;
+    if (first !== undefined && first.seq <= this.liveFrom) this.awaitingContent = false;
     this.unsubscribe = this.log.subscribe(this.onAppend);
     this.flush();
   }
@@ -299,6 +346,7 @@ export class Cursor {
     this.position = last.seq;
     this.wroteAny = true;
     const ok = this.sink.write(batch);
+    if (this.awaitingContent) this.reportFirstContent(last.seq);
     if (this.closed) return; // the sink may detach us synchronously (socket gone)
     if (this.log.terminal !== undefined && last.seq === this.log.terminal.seq) {
       this.sink.end({ kind: 'terminal' });
@@ -310,9 +358,20 @@ export class Cursor {
     else if (last.seq < this.log.lastSeq) this.immediate ??= setImmediate(this.flushSoon);
   }
 
+  /** Once per cursor: the batch just written reached the first content event. */
+  private reportFirstContent(lastWritten: number): void {
+    const first = this.log.firstContentArrival;
+    if (first === undefined || lastWritten < first.seq) return;
+    this.awaitingContent = false;
+    const reader = this.options.reader;
+    reader?.hooks.firstContent?.(reader.transport, performance.now() - first.at);
+  }
+
   private cut(error: RelayError): void {
     if (this.closed) return;
     const outcome: CursorOutcome = { kind: 'cut', error };
+    const reader = this.options.reader;
+    reader?.hooks.cut?.(reader.transport, error.code);
     this.release();
     this.sink.end(outcome);
     this.options.onClose?.(this, outcome);

@@ -19,6 +19,7 @@ import {
   type StreamOutcome,
 } from './stream-generation.js';
 import type { StreamHandle } from './stream-handle.js';
+import type { ReaderHooks, ReaderTag } from './stream-log.js';
 import type { StreamStore } from './stream-store.js';
 import type { StreamsConfig } from './streams-config.js';
 import type { Upstream } from './upstream.js';
@@ -68,9 +69,10 @@ export interface CreateOptions {
 
 /**
  * What metrics, logs and traces hear about streams generated here: each start, the generation's
- * hooks while it runs, and its end.
+ * hooks while it runs, and its end; and about readers on this instance (whichever instance
+ * generates their stream), through the tags transports attach cursors with.
  */
-export interface StreamObserver extends GenerationHooks {
+export interface StreamObserver extends GenerationHooks, ReaderHooks {
   started?(generation: StreamGeneration): void;
   ended?(generation: StreamGeneration): void;
 }
@@ -99,6 +101,20 @@ export class StreamRegistry {
       for (const o of this.observers) o.upstreamClosed?.(g, ms);
     },
   };
+  /** One reader hooks object for every cursor, fanning out likewise. */
+  private readonly readerHooks: ReaderHooks = {
+    attached: (transport, after, replayed) => {
+      for (const o of this.observers) o.attached?.(transport, after, replayed);
+    },
+    firstContent: (transport, ms) => {
+      for (const o of this.observers) o.firstContent?.(transport, ms);
+    },
+    cut: (transport, code) => {
+      for (const o of this.observers) o.cut?.(transport, code);
+    },
+  };
+  /** One tag per transport name, so attaching a cursor allocates none. */
+  private readonly readerTags = new Map<string, ReaderTag>();
   /** Resolved whenever a stream ends, so `idle()` can look again. */
   private readonly endWaiters: (() => void)[] = [];
   /** Running streams per creator address (only while `maxStreamsPerAddress` is set). */
@@ -284,6 +300,16 @@ export class StreamRegistry {
     return () => {
       this.observers.delete(observer);
     };
+  }
+
+  /** What a transport attaches its cursors with, so observers hear about its readers by name. */
+  reader(transport: string): ReaderTag {
+    let tag = this.readerTags.get(transport);
+    if (tag === undefined) {
+      tag = { transport, hooks: this.readerHooks };
+      this.readerTags.set(transport, tag);
+    }
+    return tag;
   }
 
   /** Generations on this instance that have no terminal event yet, by the transport that started them. */

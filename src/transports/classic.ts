@@ -62,6 +62,7 @@ export function registerClassicRoutes(app: RelayApp, deps: ClassicDeps): void {
       open: ':ok\n\n',
       pingMs: deps.pingMs,
       headers: { 'x-stream-id': stream.id },
+      reader: deps.registry.reader('classic'),
     });
     return RESPONSE_ALREADY_SENT;
   });

@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { StreamHandle } from '../core/stream-handle.js';
-import type { CursorOutcome, CursorSink, LogEntry } from '../core/stream-log.js';
+import type { CursorOutcome, CursorSink, LogEntry, ReaderTag } from '../core/stream-log.js';
 import { SSE_HEADERS, SSE_OPEN, SSE_PING } from './wire.js';
 
 export interface SseResponseOptions {
@@ -15,6 +15,8 @@ export interface SseResponseOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** The first bytes, flushed at once; default SSE_OPEN. */
   readonly open?: string;
+  /** Names the transport to the reader metrics (resumes, replays, cuts, relay-added first token). */
+  readonly reader?: ReaderTag;
 }
 
 /** Opens the SSE response at once and streams `stream` into it from after `after`. */
@@ -55,7 +57,7 @@ export function streamToSse(
       else res.end();
     },
   };
-  const cursor = stream.attach(sink, after);
+  const cursor = stream.attach(sink, after, options.reader);
   res.once('close', () => {
     clearInterval(ping);
     cursor.detach();

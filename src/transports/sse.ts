@@ -23,7 +23,7 @@ export interface SseDeps {
 
 export function registerSseRoutes(app: RelayApp, deps: SseDeps): void {
   const { registry } = deps;
-  const sse = { encode: sseFrames, pingMs: deps.pingMs };
+  const sse = { encode: sseFrames, pingMs: deps.pingMs, reader: registry.reader('sse') };
 
   app.post('/v1/streams', async (c) => {
     const { incoming, outgoing } = c.env;

@@ -326,7 +326,7 @@ export class WsConnection {
       },
     };
     this.attached.set(stream.id, attachment);
-    attachment.cursor = stream.attach(sink, after);
+    attachment.cursor = stream.attach(sink, after, this.options.registry.reader('ws'));
     previous?.cursor?.detach();
   }
 
@@ -367,6 +367,10 @@ export class WsConnection {
   }
 
   private closeSlow(why: string): void {
+    if (this.closing) return;
+    // One cut for the connection: its cursors are detached by the close, not cut one by one.
+    const reader = this.options.registry.reader('ws');
+    reader.hooks.cut?.(reader.transport, 'slow_consumer');
     this.close(WS_CLOSE.slowConsumer, `slow_consumer: ${why}; resume each stream`);
   }
 
