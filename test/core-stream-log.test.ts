@@ -277,3 +277,62 @@ describe('StreamLog.resumeFrom', () => {
     expect(log.resumeFrom(5)).toBe(true);
   });
 });
+
+describe('reader hooks (what cursors tell the metrics)', () => {
+  /** A ReaderTag that records every call. */
+  function recorder() {
+    const calls: unknown[][] = [];
+    const tag = {
+      transport: 'sse',
+      hooks: {
+        attached: (...a: unknown[]) => calls.push(['attached', ...a]),
+        firstContent: (t: string, ms: number) => calls.push(['firstContent', t, ms >= 0]),
+        cut: (...a: unknown[]) => calls.push(['cut', ...a]),
+      },
+    };
+    return { calls, tag };
+  }
+  const start = { type: 'start' as const, stream_id: 's', model: 'm' };
+
+  it('a reader following before the first token reports it once, with its transport', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    log.append(start);
+    const { calls, tag } = recorder();
+    const sink = new MemorySink();
+    new Cursor(log, sink, 0, { maxLagEvents: 100, batch: BIG, reader: tag }).start();
+    for (let i = 0; i < 3; i++) {
+      log.append(text(i));
+      await tick();
+    }
+    log.append({ type: 'done', stop_reason: 'end_turn', usage });
+    await tick();
+    expect(calls).toEqual([
+      ['attached', 'sse', 0, 1],
+      ['firstContent', 'sse', true],
+    ]);
+  });
+
+  it('a reader that comes after the first token (a resume, a late reader) reports its replay, no first token', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    log.append(start);
+    for (let i = 0; i < 4; i++) log.append(text(i));
+    const { calls, tag } = recorder();
+    new Cursor(log, new MemorySink(), 2, { maxLagEvents: 100, batch: BIG, reader: tag }).start();
+    log.append(text(9));
+    await tick();
+    expect(calls).toEqual([['attached', 'sse', 2, 3]]);
+  });
+
+  it('a reader cut for lagging reports slow_consumer once', async () => {
+    const log = new StreamLog({ maxEvents: 100, maxBytes: 1 << 20 });
+    log.append(start);
+    const { calls, tag } = recorder();
+    const sink = new MemorySink();
+    sink.full = true;
+    new Cursor(log, sink, 0, { maxLagEvents: 2, batch: BIG, reader: tag }).start();
+    for (let i = 0; i < 6; i++) log.append(text(i));
+    await tick();
+    expect(sink.ended).toMatchObject({ kind: 'cut' });
+    expect(calls.filter((c) => c[0] === 'cut')).toEqual([['cut', 'sse', 'slow_consumer']]);
+  });
+});
