@@ -8,6 +8,7 @@ import type { AuthSettings } from './auth/relay-auth.js';
 import type { ConversationLimits } from './core/conversations.js';
 import { describeIssues } from './core/request.js';
 import type { StreamsConfig } from './core/streams.js';
+import type { TracingSettings } from './tracing/tracing-settings.js';
 import type { WsDeps } from './transports/ws.js';
 import type { AttemptDeadlines } from './upstream/attempt.js';
 import {
@@ -267,6 +268,21 @@ export const SETTINGS = {
     default: '5000',
     help: 'with Redis: an instance silent this long is taken for dead; a survivor ends its streams (instance_lost)',
   },
+  otlpEndpoint: {
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    default: '',
+    help: 'traces: OTLP/HTTP base URL (spans go to <url>/v1/traces, JSON); empty = tracing off. OTEL_EXPORTER_OTLP_HEADERS and OTEL_EXPORTER_OTLP_TIMEOUT are read by the exporter',
+  },
+  otlpTracesEndpoint: {
+    env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    default: '',
+    help: 'traces: the full OTLP/HTTP traces URL, used as it is (wins over OTEL_EXPORTER_OTLP_ENDPOINT)',
+  },
+  otelServiceName: {
+    env: 'OTEL_SERVICE_NAME',
+    default: 'relay',
+    help: "traces: the service.name of the relay's spans",
+  },
   logLevel: {
     env: 'RELAY_LOG_LEVEL',
     default: 'info',
@@ -365,6 +381,9 @@ const configSchema = z.strictObject({
   allowedHosts: commaList,
   redisUrl: z.union([z.literal(''), z.url({ protocol: /^rediss?$/ })]),
   redisLeaseMs: int(500),
+  otlpEndpoint: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  otlpTracesEndpoint: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]),
+  otelServiceName: z.string().min(1),
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']),
 });
 
@@ -519,6 +538,17 @@ export function webSocketSettings(config: Config): Omit<WsDeps, 'registry' | 'lo
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
     maxStreamsPerConnection: config.wsMaxStreamsPerConnection,
   };
+}
+
+/**
+ * Tracing, or undefined when it is off: the traces URL is OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it
+ * is, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces` (the OpenTelemetry specification's rule).
+ */
+export function tracingSettings(config: Config): TracingSettings | undefined {
+  const serviceName = config.otelServiceName;
+  if (config.otlpTracesEndpoint !== '') return { tracesUrl: config.otlpTracesEndpoint, serviceName };
+  if (config.otlpEndpoint === '') return undefined;
+  return { tracesUrl: `${config.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`, serviceName };
 }
 
 /** Client authentication, origins and hosts (see src/auth/relay-auth.ts). */

@@ -16,6 +16,7 @@ import {
   redisSettings,
   simulatorSettings,
   streamsSettings,
+  tracingSettings,
   upstreamSettings,
   webSocketSettings,
 } from './config.js';
@@ -35,6 +36,7 @@ import { Readiness } from './readiness.js';
 import { redisConnection, redisTickets, startRedisStore } from './redis/redis-backend.js';
 import { RedisConversationStore } from './redis/redis-conversation-store.js';
 import { logStreams } from './stream-logs.js';
+import { traceStreams } from './tracing/stream-spans.js';
 import type { Authenticate } from './transports/authenticate.js';
 import { RequestBudget } from './transports/request-budget.js';
 import { attachWebSocket, WS_PATH } from './transports/ws.js';
@@ -43,6 +45,9 @@ import { SdkPassthrough } from './upstream/passthrough.js';
 import { UpstreamPool } from './upstream/pool.js';
 import { type SimulatedUpstream, startSimulatedUpstream } from './upstream/simulated/index.js';
 import { describeTarget, upstreamTarget } from './upstream/target.js';
+
+/** How long a shutdown waits for the last spans to be exported (the drain's exit bound is 2 s past it). */
+const TRACE_FLUSH_MS = 1000;
 
 export interface RelayServer {
   /** `http://host:port` */
@@ -165,6 +170,12 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     }
   });
   const stopLogs = logStreams(registry, logger);
+  // Off unless an OTLP endpoint is set: then one span per stream and one per upstream attempt.
+  // The SDK is loaded only then.
+  const traces = tracingSettings(config);
+  const tracing =
+    traces === undefined ? undefined : (await import('./tracing/otlp.js')).startTracing(traces, logger);
+  const streamTracing = tracing ? traceStreams(registry, tracing.tracer) : undefined;
   const readiness = new Readiness();
   readiness.add('draining', () =>
     registry.draining ? { ok: false, detail: 'the relay is shutting down' } : { ok: true },
@@ -243,6 +254,8 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     await registry.shutdown();
     metrics.close();
     auth.close();
+    streamTracing?.close();
+    await tracing?.shutdown(TRACE_FLUSH_MS);
     await conversations.close();
     await redis?.close();
     adapter?.close();
@@ -287,6 +300,11 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       });
       adapter?.close();
       await simulated?.close();
+      // Last, so the spans of streams the shutdown ended go too; bounded, so a collector that
+      // does not answer cannot hold the exit.
+      await streamTracing?.idle(500);
+      streamTracing?.close();
+      await tracing?.shutdown(TRACE_FLUSH_MS);
     })();
     return closing;
   };
@@ -316,6 +334,15 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
   };
 
   // The upstream in use: its base URL origin or "simulated", never a key.
-  logger.info({ url, upstream: upstreamName, drain_ms: config.drainMs }, 'relay listening');
+  logger.info(
+    {
+      url,
+      upstream: upstreamName,
+      drain_ms: config.drainMs,
+      // Where spans go: the origin only (a path or query might carry a token).
+      ...(traces === undefined ? {} : { traces: new URL(traces.tracesUrl).origin }),
+    },
+    'relay listening',
+  );
   return { url, port, server, registry, simulated, upstream, readiness, upstreamName, drain, close };
 }

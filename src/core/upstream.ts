@@ -42,6 +42,9 @@ export interface AttemptRecord {
   /** Its host (and port), for trace spans' `server.address`. */
   readonly host: string;
   readonly requestId?: string;
+  /** The response's message id and model (`message_start`), once it began: for traces. */
+  readonly responseId?: string;
+  readonly responseModel?: string;
   /** A failure's relay code, short reason, HTTP status, Anthropic error type, connection error code. */
   readonly code?: ErrorCode;
   readonly reason?: string;

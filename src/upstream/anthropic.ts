@@ -137,7 +137,7 @@ export class AnthropicUpstream implements Upstream {
               name,
               hostOf(target.client.baseURL),
               outcome,
-              progress.requestId,
+              progress,
             ),
           );
         }

@@ -5,7 +5,7 @@
  */
 import { APIError } from '@anthropic-ai/sdk';
 import type { AttemptRecord } from '../core/upstream.js';
-import type { AttemptOutcome } from './attempt.js';
+import type { AttemptOutcome, AttemptProgress } from './attempt.js';
 
 export function describeAttempt(
   attempt: number,
@@ -13,8 +13,9 @@ export function describeAttempt(
   upstream: string,
   host: string,
   outcome: AttemptOutcome,
-  requestId: string | undefined,
+  progress: AttemptProgress,
 ): AttemptRecord {
+  const { requestId, responseId, responseModel } = progress;
   const base = {
     attempt,
     startedAt,
@@ -22,6 +23,8 @@ export function describeAttempt(
     upstream,
     host,
     ...(requestId === undefined ? {} : { requestId }),
+    ...(responseId === undefined ? {} : { responseId }),
+    ...(responseModel === undefined ? {} : { responseModel }),
   };
   if (outcome.kind !== 'failed') return { ...base, outcome: outcome.kind };
   const { error, reason } = outcome.failure;

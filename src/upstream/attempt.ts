@@ -47,6 +47,9 @@ export interface AttemptProgress {
   firstContentAt: number | undefined;
   /** The upstream's `request-id`, once its response headers arrived. */
   requestId?: string | undefined;
+  /** `message_start`'s message id and model, once it arrived (for traces). */
+  responseId?: string | undefined;
+  responseModel?: string | undefined;
 }
 
 /** How an attempt ended. */
@@ -95,6 +98,7 @@ export async function* runAttempt(
   let failed: AttemptFailure | undefined;
   let reader: BodyReader | undefined;
   let finished = false;
+  const state = newMapperState();
   try {
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
@@ -104,7 +108,6 @@ export async function* runAttempt(
     if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
     lastEventAt = performance.now();
     idle.reset();
-    const state = newMapperState();
     const decoder = new SseDecoder();
     read: for await (const chunk of reader.chunks) {
       lastEventAt = performance.now();
@@ -143,6 +146,10 @@ export async function* runAttempt(
     if (signal.aborted) return { kind: 'aborted' };
     if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
   } finally {
+    if (progress !== undefined) {
+      progress.responseId = state.messageId;
+      progress.responseModel = state.responseModel;
+    }
     reader?.release(finished);
     firstToken.clear();
     idle.clear();

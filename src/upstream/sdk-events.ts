@@ -18,10 +18,20 @@ export interface MapperState {
   /** The stop sequence that ended the reply, and the code-execution container, from `message_delta`. */
   stopSequence: string | null;
   container: Record<string, unknown> | null;
+  /** `message_start`'s message id and model: the response's, for traces. */
+  messageId: string | undefined;
+  responseModel: string | undefined;
 }
 
 export function newMapperState(): MapperState {
-  return { stopReason: null, stopDetails: null, stopSequence: null, container: null };
+  return {
+    stopReason: null,
+    stopDetails: null,
+    stopSequence: null,
+    container: null,
+    messageId: undefined,
+    responseModel: undefined,
+  };
 }
 
 /**
@@ -36,6 +46,8 @@ export function mapRawEvent(
 ): UpstreamEvent | undefined {
   switch (ev.type) {
     case 'message_start':
+      state.messageId = ev.message.id;
+      state.responseModel = ev.message.model;
       return usageUpdate(ev.message.usage as unknown as RawUsage);
     case 'content_block_start': {
       const block = ev.content_block;
