@@ -15,6 +15,7 @@ export const SCENARIOS = [
   'memory',
   'bulk100',
   'retained',
+  'redis',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -77,6 +78,7 @@ const FULL: Sizes = {
     memory: 300_000,
     bulk100: 120_000,
     retained: 120_000,
+    redis: 300_000,
   },
 };
 
@@ -103,6 +105,7 @@ const QUICK: Sizes = {
     memory: 120_000,
     bulk100: 60_000,
     retained: 60_000,
+    redis: 120_000,
   },
 };
 
@@ -129,6 +132,7 @@ const SMOKE: Sizes = {
     memory: 20_000,
     bulk100: 20_000,
     retained: 20_000,
+    redis: 60_000,
   },
 };
 

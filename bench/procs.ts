@@ -44,7 +44,8 @@ export function livePids(): number[] {
   return [...live].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid]));
 }
 
-function track(child: ChildProcess): void {
+/** Tracks a child the bench started itself (redis-server): killed with the others on every way out. */
+export function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
 }

@@ -1,5 +1,6 @@
 /** The Markdown summary (`latest.md`, `latest-quick.md` …): the machine, the command, the targets, one table per scenario. */
 import { basename } from 'node:path';
+import { redisSection } from './report-redis.js';
 import type { BenchResult } from './result.js';
 
 /** A number for a table cell: 3 significant decimals for small values, fewer for large ones. */
@@ -290,6 +291,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
       '',
     );
   }
+  if (r.scenarios.redis) out.push(...redisSection(r.scenarios.redis));
   if (r.profile) {
     out.push(
       `## Where relay CPU goes (${r.profile.scenario} scenario under \`--cpu-prof\`)`,

@@ -11,6 +11,7 @@ import type {
   RetainedData,
   ThroughputData,
 } from './scenarios.js';
+import type { RedisData } from './scenarios-redis.js';
 
 export interface Machine {
   readonly cpuModel: string;
@@ -45,6 +46,8 @@ export interface BenchResult {
     bulk100?: ThroughputData;
     /** Memory per finished, retained stream (absent in older files). */
     retained?: RetainedData;
+    /** Several instances on one Redis, issue 14's targets (absent in older files). */
+    redis?: RedisData;
   };
   /** Scenarios that failed to run (time limit, a child that died …). */
   readonly errors: { scenario: string; message: string }[];

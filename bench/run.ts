@@ -19,6 +19,7 @@ import { newestProfile, summarizeProfile } from './profile.js';
 import { renderMarkdown } from './report.js';
 import type { BenchResult, Machine } from './result.js';
 import * as scenarios from './scenarios.js';
+import { redis } from './scenarios-redis.js';
 
 const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   latency: scenarios.latency,
@@ -29,6 +30,7 @@ const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   memory: scenarios.memory,
   bulk100: scenarios.bulk100,
   retained: scenarios.retained,
+  redis,
 };
 
 /** The commit measured, `+dirty` when src/ or bench/ had uncommitted changes (dist is built from the tree). */
