@@ -169,6 +169,16 @@ describe.skipIf(!REDIS || !NGINX)(
       }
     });
 
+    it('a page served through nginx may POST to its own origin (Host keeps the port)', async () => {
+      // Browsers send Origin on every POST; the relay compares it with Host, which nginx must pass as is.
+      const res = await fetch(`${lb}/v1/streams`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', origin: lb },
+        body: JSON.stringify({ message: 'same origin [[sim tokens=3]]' }),
+      });
+      expect(res.status).toBe(201);
+    });
+
     it('SSE is not buffered: the first token arrives while the stream is still being written', async () => {
       const res = await fetch(`${lb}/v1/streams`, {
         method: 'POST',
