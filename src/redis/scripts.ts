@@ -17,6 +17,8 @@ function script(source: string): Script {
  * Appends a batch from the generating instance.
  * KEYS: log, meta. ARGV: maxlen, ttl_ms, usage_json, terminal_json ('' while running),
  * channel, then seq, event_json pairs (ascending).
+ * Publishes the last seq, then the events this call wrote, one JSON per line (JSON has no raw
+ * newline), so a follower that is level applies them without reading the log back.
  * Returns the last seq held after the call; -1 when the stream already ended elsewhere (a survivor
  * wrote `instance_lost`); -2 when the stream is unknown (Redis lost its data, or it expired). Entries at or below the held seq are skipped, so a batch re-sent after a lost
  * reply is harmless.
@@ -27,18 +29,24 @@ if ended and ended ~= '' then return -1 end
 local held = redis.call('HGET', KEYS[2], 'last_seq')
 if not held then return -2 end
 local last = tonumber(held)
+local written = {}
 for i = 6, #ARGV, 2 do
   local seq = tonumber(ARGV[i])
   if seq > last then
     redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], seq .. '-0', 'e', ARGV[i + 1])
     last = seq
+    written[#written + 1] = ARGV[i + 1]
   end
 end
 redis.call('HSET', KEYS[2], 'last_seq', last, 'usage', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'terminal', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PUBLISH', ARGV[5], last)
+if #written > 0 then
+  redis.call('PUBLISH', ARGV[5], last .. '\\n' .. table.concat(written, '\\n'))
+else
+  redis.call('PUBLISH', ARGV[5], last)
+end
 return last
 `);
 
