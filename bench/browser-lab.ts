@@ -6,10 +6,10 @@
  * Chromium with or without HTTP/2. Every process started here is stopped by the returned `stop`.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, LaunchOptions } from 'playwright-core';
@@ -87,6 +87,8 @@ export async function selfSignedCertificate(dir: string): Promise<Certificate> {
 
 export interface Nginx {
   readonly url: string;
+  /** The master process (the bench tracks it so it dies with the run). */
+  readonly child: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -151,7 +153,7 @@ export async function startNginx(
     await stop();
     throw err;
   }
-  return { url, stop };
+  return { url, child, stop };
 }
 
 export interface CutProxy {
@@ -230,4 +232,23 @@ export function chromiumOptions(executablePath: string, http2: boolean): LaunchO
 export async function launchChromium(executablePath: string, http2: boolean): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch(chromiumOptions(executablePath, http2));
+}
+
+/** The first of `names` found on PATH, /usr/sbin or /usr/bin (nginx lives in /usr/sbin). */
+export function findBinary(
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/usr/bin'];
+  for (const name of names) {
+    for (const dir of dirs) {
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return join(dir, name);
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
 }

@@ -16,6 +16,7 @@ export const SCENARIOS = [
   'bulk100',
   'retained',
   'redis',
+  'browser',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -79,6 +80,7 @@ const FULL: Sizes = {
     bulk100: 120_000,
     retained: 120_000,
     redis: 300_000,
+    browser: 480_000,
   },
 };
 
@@ -106,6 +108,7 @@ const QUICK: Sizes = {
     bulk100: 60_000,
     retained: 60_000,
     redis: 120_000,
+    browser: 240_000,
   },
 };
 
@@ -133,6 +136,7 @@ const SMOKE: Sizes = {
     bulk100: 20_000,
     retained: 20_000,
     redis: 60_000,
+    browser: 120_000,
   },
 };
 

@@ -11,6 +11,7 @@ import type {
   RetainedData,
   ThroughputData,
 } from './scenarios.js';
+import type { BrowserData } from './scenarios-browser.js';
 import type { RedisData } from './scenarios-redis.js';
 
 export interface Machine {
@@ -48,6 +49,8 @@ export interface BenchResult {
     retained?: RetainedData;
     /** Several instances on one Redis, issue 14's targets (absent in older files). */
     redis?: RedisData;
+    /** Chromium: many streams per page over HTTP/1.1 and HTTP/2, drop and recover, via nginx (absent in older files). */
+    browser?: BrowserData;
   };
   /** Scenarios that failed to run (time limit, a child that died …). */
   readonly errors: { scenario: string; message: string }[];

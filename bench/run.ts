@@ -19,6 +19,7 @@ import { newestProfile, summarizeProfile } from './profile.js';
 import { renderMarkdown } from './report.js';
 import type { BenchResult, Machine } from './result.js';
 import * as scenarios from './scenarios.js';
+import { browser, writeCompareFigures } from './scenarios-browser.js';
 import { redis } from './scenarios-redis.js';
 
 const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
@@ -31,6 +32,7 @@ const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   bulk100: scenarios.bulk100,
   retained: scenarios.retained,
   redis,
+  browser,
 };
 
 /** The commit measured, `+dirty` when src/ or bench/ had uncommitted changes (dist is built from the tree). */
@@ -122,7 +124,11 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
     scenarios: data,
     errors,
     checks: {
-      ok: failedStreams === 0 && errors.length === 0 && streams > 0,
+      // The browser scenario checks its own streams (a lost or duplicated one fails it, an error above).
+      ok:
+        failedStreams === 0 &&
+        errors.length === 0 &&
+        (streams > 0 || opts.scenarios.every((s) => s === 'browser')),
       streams,
       failedStreams,
       gaps: checks.reduce((n, c) => n + c.gaps, 0),
@@ -144,6 +150,19 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
   mkdirSync(opts.outDir, { recursive: true });
   const jsonPath = join(opts.outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
+  // --record: the compare view shows the recorded browser figures beside a visitor's own.
+  const browserData = result.scenarios.browser;
+  if (
+    opts.outDir === `${repoRoot()}bench/results` &&
+    browserData !== undefined &&
+    browserData.many.length > 0
+  ) {
+    writeCompareFigures(browserData, {
+      revision: result.revision ?? 'unknown',
+      date: result.startedAt,
+      command: result.command,
+    });
+  }
   return { result, jsonPath, markdown: writeSummary(result, jsonPath) };
 }
 
