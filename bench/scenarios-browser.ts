@@ -300,7 +300,7 @@ export function writeCompareFigures(
   };
   const text = `/**
  * The browser benchmark's figures the compare view shows beside a visitor's own: written by
- * \`npm run bench -- --record\` (bench/scenarios-browser.ts); \`undefined\` until a run has recorded them.
+ * \`npm run bench -- --record\` (bench/scenarios-browser.ts; generated, so biome leaves it alone).
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = ${JSON.stringify(figures, null, 2)};
