@@ -207,6 +207,11 @@ describe.skipIf(CHROMIUM === undefined || NGINX === undefined)(
       expect(rows.slice(0, 2).map((r) => r[2])).toEqual(['h2', 'h2']);
       expect(rows.slice(3).map((r) => [r[0], r[6]])).toEqual(Array(3).fill(['drop (page)', 'yes · 0 · 0']));
       expect(await page.locator('[data-testid="compare-status"]').textContent()).toBe('done.');
+      // Beside them, the benchmark's recorded figures (src/web/compare-figures.js), with their source.
+      expect(await page.locator('[data-testid="figures-source"]').textContent()).toMatch(
+        /^npm run bench .* at \w+/,
+      );
+      expect(await page.locator('[data-testid="bench-results"] tbody tr').count()).toBeGreaterThan(0);
     });
 
     describe.each(TRANSPORTS)('%s drop and recover', (transport) => {
