@@ -3,6 +3,8 @@
  * own log and talks to the generation directly; a finished stream is forgotten after its
  * retention period (or earlier, when room is needed for a new one).
  */
+import type { Usage } from './events.js';
+import type { AssembledMessage } from './message.js';
 import type { StreamGeneration } from './stream-generation.js';
 import { LogHandle, type StreamHandle } from './stream-handle.js';
 import type { CursorLimits } from './stream-log.js';
@@ -27,9 +29,16 @@ export class MemoryStreamStore implements StreamStore {
   }
 
   async add(generation: StreamGeneration): Promise<StreamHandle> {
+    const id = generation.id;
+    // Only while it runs: a retained stream keeps its handle and log, not the generation (its
+    // request, upstream state and timers), which after the end has nothing left to do.
+    let live: StreamGeneration | undefined = generation;
+    let usageAtEnd: Usage | undefined;
+    /** Kept only when the log's bounds dropped events: otherwise the handle folds the whole log. */
+    let messageAtEnd: AssembledMessage | undefined;
     const handle = new LogHandle(
       {
-        id: generation.id,
+        id,
         owner: generation.owner,
         model: generation.model,
         createdAt: generation.createdAt.toISOString(),
@@ -38,22 +47,27 @@ export class MemoryStreamStore implements StreamStore {
       {
         // Resolves once the terminal event is in the log (a conversation turn is kept first).
         cancel: (reason) => {
-          generation.cancel(reason);
-          return generation.ended;
+          const running = live;
+          if (running === undefined) return;
+          running.cancel(reason);
+          return running.ended;
         },
-        usage: () => generation.usage,
-        message: () => generation.message(),
-        readers: (count, exit) => generation.readers(count, exit),
+        usage: () => live?.usage ?? usageAtEnd!,
+        message: () => live?.message() ?? messageAtEnd,
+        readers: (count, exit) => live?.readers(count, exit),
       },
       this.options.cursor,
     );
     const held: Held = { handle, retention: undefined };
-    this.streams.set(generation.id, held);
+    this.streams.set(id, held);
     void generation.ended.then(() => {
-      if (this.closed || this.streams.get(generation.id) !== held) return;
+      usageAtEnd = live?.usage;
+      if (live !== undefined && live.log.firstSeq > 1) messageAtEnd = live.message();
+      live = undefined;
+      if (this.closed || this.streams.get(id) !== held) return;
       // Cursors still writing the tail keep their own reference to the log and finish normally.
       held.retention = setTimeout(() => {
-        if (this.streams.get(generation.id) === held) this.streams.delete(generation.id);
+        if (this.streams.get(id) === held) this.streams.delete(id);
       }, this.options.retentionMs);
       held.retention.unref();
     });

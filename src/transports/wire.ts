@@ -28,7 +28,7 @@ export const SSE_PING = ': ping\n\n';
 
 /** `id: <seq>` / `event: <type>` / `data: <json>` — JSON never holds a raw newline, so one data line. */
 export function sseFrame(entry: LogEntry): string {
-  return `id: ${entry.seq}\nevent: ${entry.event.type}\ndata: ${entry.json}\n\n`;
+  return `id: ${entry.seq}\nevent: ${entry.type ?? entry.event.type}\ndata: ${entry.json}\n\n`;
 }
 
 /** Several frames joined for one socket write. */
@@ -45,7 +45,7 @@ export function sseFrames(entries: readonly LogEntry[]): string {
  * `stream_id`; adding it twice would make a duplicate JSON key.
  */
 export function wsMessage(entry: LogEntry, streamIdJson: string, refJson?: string): string {
-  if (entry.event.type === 'start') {
+  if ((entry.type ?? entry.event.type) === 'start') {
     return refJson === undefined ? entry.json : `{"ref":${refJson},${entry.json.slice(1)}`;
   }
   return `{"stream_id":${streamIdJson},${entry.json.slice(1)}`;
