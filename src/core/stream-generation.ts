@@ -20,7 +20,7 @@ import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
 import type { StreamsConfig } from './streams-config.js';
-import type { AttemptRecord, Upstream, UpstreamDone } from './upstream.js';
+import type { AttemptRecord, Upstream, UpstreamDone, UpstreamEvent } from './upstream.js';
 import { UsageMeter } from './usage.js';
 
 /** How a finished stream's turn is kept in its conversation (see conversations). */
@@ -252,32 +252,14 @@ export class StreamGeneration {
         onAttempt: this.onAttempt,
         ...(conversation === undefined ? {} : { affinity: conversation }),
       };
-      for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
-        if (this.ending !== undefined) break;
-        switch (event.type) {
-          case 'usage':
-            this.meter.report(event.usage);
-            break;
-          case 'retry':
-            this.retries++;
-            this.log.append(event);
-            break;
-          case 'done':
-            this.finish(doneEvent(event, this.meter.final()));
-            break;
-          case 'text':
-          case 'thinking':
-          case 'tool_use':
-          case 'tool_input':
-          case 'citation':
-          case 'signature':
-          case 'block':
-          case 'delta':
-            this.countContent(event);
-            this.log.append(event);
-            break;
-          default:
-            assertNever(event, 'upstream event');
+      if (upstream.batches !== undefined) {
+        // One async step per upstream read; the events of a read are taken synchronously.
+        read: for await (const batch of upstream.batches(this.upstreamRequest, signal, hints)) {
+          for (const event of batch) if (!this.take(event)) break read;
+        }
+      } else {
+        for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
+          if (!this.take(event)) break;
         }
       }
       if (this.ending === undefined) {
@@ -296,6 +278,37 @@ export class StreamGeneration {
         }
       }
     }
+  }
+
+  /** Takes one upstream event into the log (or the receipt); false once the stream has ended. */
+  private take(event: UpstreamEvent): boolean {
+    if (this.ending !== undefined) return false;
+    switch (event.type) {
+      case 'usage':
+        this.meter.report(event.usage);
+        break;
+      case 'retry':
+        this.retries++;
+        this.log.append(event);
+        break;
+      case 'done':
+        this.finish(doneEvent(event, this.meter.final()));
+        break;
+      case 'text':
+      case 'thinking':
+      case 'tool_use':
+      case 'tool_input':
+      case 'citation':
+      case 'signature':
+      case 'block':
+      case 'delta':
+        this.countContent(event);
+        this.log.append(event);
+        break;
+      default:
+        assertNever(event, 'upstream event');
+    }
+    return true;
   }
 
   private errorEvent(error: RelayError): ErrorEvent {

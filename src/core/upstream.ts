@@ -66,4 +66,15 @@ export interface UpstreamHints {
 
 export interface Upstream {
   stream(req: UpstreamRequest, signal: AbortSignal, hints?: UpstreamHints): AsyncIterable<UpstreamEvent>;
+  /**
+   * Optional: the same events, grouped as they arrived (one array per upstream socket read, never
+   * empty), so a stream pays one async step per read instead of one per event through every
+   * generator in between. A stream uses it when present; the events and their order are
+   * exactly `stream()`'s.
+   */
+  batches?(
+    req: UpstreamRequest,
+    signal: AbortSignal,
+    hints?: UpstreamHints,
+  ): AsyncIterable<readonly UpstreamEvent[]>;
 }

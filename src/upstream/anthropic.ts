@@ -95,6 +95,15 @@ export class AnthropicUpstream implements Upstream {
     signal: AbortSignal,
     hints: UpstreamHints = {},
   ): AsyncGenerator<UpstreamEvent, void, undefined> {
+    for await (const batch of this.batches(req, signal, hints)) yield* batch;
+  }
+
+  /** `stream()`'s events, one array per upstream socket read (see Upstream.batches). */
+  async *batches(
+    req: UpstreamRequest,
+    signal: AbortSignal,
+    hints: UpstreamHints = {},
+  ): AsyncGenerator<readonly UpstreamEvent[], void, undefined> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
     const { betas, ...params } = req;
     const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
@@ -163,13 +172,15 @@ export class AnthropicUpstream implements Upstream {
         failover,
       );
       if (decision.kind === 'fail') throw decision.error;
-      yield {
-        type: 'retry',
-        attempt,
-        delay_ms: decision.delayMs,
-        reason: failed.reason,
-        ...(choice.ok ? { upstream: choice.name } : {}),
-      };
+      yield [
+        {
+          type: 'retry',
+          attempt,
+          delay_ms: decision.delayMs,
+          reason: failed.reason,
+          ...(choice.ok ? { upstream: choice.name } : {}),
+        },
+      ];
       if (!(await sleep(decision.delayMs, signal))) return;
       // Waiting for capacity: ask again now that the wait is over.
       if (!choice.ok) choice = this.pool.choose(req.model, route);

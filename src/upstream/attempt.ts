@@ -64,8 +64,9 @@ export type AttemptOutcome =
     };
 
 /**
- * Runs one attempt. Yields content, usage and `done` (the last event of a finished attempt);
- * returns its outcome. Never throws for an upstream failure: that is the `failed` outcome.
+ * Runs one attempt. Yields content, usage and `done` (the last event of a finished attempt), one
+ * array per socket read (never empty); returns its outcome. Never throws for an upstream failure:
+ * that is the `failed` outcome.
  */
 export async function* runAttempt(
   target: AttemptTarget,
@@ -75,7 +76,7 @@ export async function* runAttempt(
   progress?: AttemptProgress,
   /** Extra request headers (`anthropic-beta`), forwarded as the client sent them. */
   headers?: Readonly<Record<string, string>>,
-): AsyncGenerator<UpstreamEvent, AttemptOutcome, undefined> {
+): AsyncGenerator<readonly UpstreamEvent[], AttemptOutcome, undefined> {
   // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
   // stream's own signal.
   const link = linkAbort(signal);
@@ -109,36 +110,50 @@ export async function* runAttempt(
     lastEventAt = performance.now();
     idle.reset();
     const decoder = new SseDecoder();
-    read: for await (const chunk of reader.chunks) {
+    for await (const chunk of reader.chunks) {
       lastEventAt = performance.now();
-      for (const message of decoder.push(chunk)) {
-        let event: UpstreamEvent | undefined;
-        switch (message.event) {
-          // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
-          case null:
-          case 'ping':
-            continue;
-          case 'error':
-            failed = errorEventFailure(message.data, target.secrets);
-            break read;
-          default:
-            if (message.data === '') continue;
-            event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+      // The events of one read leave together: one async step for the consumer per read.
+      const batch: UpstreamEvent[] = [];
+      let errored = false;
+      try {
+        for (const message of decoder.push(chunk)) {
+          let event: UpstreamEvent | undefined;
+          switch (message.event) {
+            // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
+            case null:
+            case 'ping':
+              continue;
+            case 'error':
+              failed = errorEventFailure(message.data, target.secrets);
+              errored = true;
+              break;
+            default:
+              if (message.data === '') continue;
+              event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+          }
+          if (errored) break;
+          if (event === undefined) continue;
+          if (event.type === 'done') {
+            finished = true;
+            batch.push(event);
+            yield batch;
+            return { kind: 'done' };
+          }
+          // Besides usage and done, the mapper yields only content events.
+          if (!contentSent && event.type !== 'usage') {
+            contentSent = true;
+            firstToken.clear();
+            if (progress !== undefined) progress.firstContentAt = performance.now();
+          }
+          batch.push(event);
         }
-        if (event === undefined) continue;
-        if (event.type === 'done') {
-          finished = true;
-          yield event;
-          return { kind: 'done' };
-        }
-        // Besides usage and done, the mapper yields only content events.
-        if (!contentSent && event.type !== 'usage') {
-          contentSent = true;
-          firstToken.clear();
-          if (progress !== undefined) progress.firstContentAt = performance.now();
-        }
-        yield event;
+      } catch (err) {
+        // What the read held before the bad message still goes out first, as it did event by event.
+        if (batch.length > 0) yield batch;
+        throw err;
       }
+      if (batch.length > 0) yield batch;
+      if (errored) break;
     }
     if (signal.aborted) return { kind: 'aborted' };
     if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
