@@ -252,6 +252,52 @@ describe.skipIf(CHROMIUM === undefined)('the demo page in Chromium', { timeout: 
     expect(await text(view, 'error')).toContain(`Upstream error — ${expected.terminal.code}: `);
   });
 
+  it('web search: the search and its results, numbered citation markers and their sources under the answer', async () => {
+    const prompt = 'relay streaming [[sim web_search=1 tokens=20]]';
+    const expected = await reference({ message: prompt });
+    const page = await openPage();
+    const turn = await send(page, 'sse', prompt);
+    await idle(page);
+    const view = turn.locator('[data-testid="stream"]');
+    expect(await view.getAttribute('data-state')).toBe('done');
+    const search = view.locator('[data-testid="activity-item"][data-tool="web_search"]');
+    await expect.poll(() => search.isVisible()).toBe(true);
+    expect(await search.textContent()).toBe('searched the web for “relay streaming” · 3 results');
+    const markers = view.locator('[data-testid="cite-marker"]');
+    expect(await markers.allTextContents()).toEqual(['[1]', '[2]']);
+    expect(await markers.first().isVisible()).toBe(true);
+    const sources = view.locator('[data-testid="source"]');
+    expect(await sources.count()).toBe(2);
+    expect(await sources.first().isVisible()).toBe(true);
+    expect(await sources.first().locator('a').getAttribute('href')).toMatch(/^https:\/\/example\.com\//);
+    expect(await sources.first().textContent()).toMatch(
+      /^About relay \(1\) — About relay \(1\): relay streaming$/,
+    );
+    // The answer's text is the relay's, markers aside.
+    expect((await answer(view)).replace(/\[\d+\]/g, '')).toBe(expected.text);
+  });
+
+  it('thinking folded, redacted thinking and unknown types as markers, a refusal with its category', async () => {
+    const prompt =
+      'x [[sim thinking=1 redacted_thinking=1 unknown_block=1 unknown_delta=1 refusal=cyber tokens=12]]';
+    const page = await openPage();
+    const turn = await send(page, 'ws', prompt);
+    await idle(page);
+    const view = turn.locator('[data-testid="stream"]');
+    expect(await view.getAttribute('data-state')).toBe('done');
+    const thinking = view.locator('details.thinking');
+    expect(await thinking.isVisible()).toBe(true);
+    expect(await thinking.getAttribute('open')).toBeNull();
+    expect(await view.locator('[data-testid="thinking-text"]').isVisible()).toBe(false);
+    expect(await text(view, 'redacted-thinking')).toBe('redacted thinking');
+    expect(await view.locator('[data-testid="marker"]').allTextContents()).toEqual([
+      '[sim_hologram]',
+      '[sim_sparkle_delta] on block 3',
+    ]);
+    expect(await text(view, 'refusal')).toBe('Claude declined to answer (category: cyber)');
+    expect(await view.locator('[data-testid="refusal"]').isVisible()).toBe(true);
+  });
+
   it('race mode fills both panes with the same text and shows the stats', async () => {
     const prompt = 'Race me [[sim tokens=80]]';
     const expected = await reference({ message: prompt });

@@ -91,3 +91,137 @@ describe('the race verdict', () => {
     expect(lead([{ label: 'a', ms: 1 }], 'finished')).toEqual({ text: 'finished: —', tie: undefined });
   });
 });
+
+interface Source {
+  n: number;
+  label: string;
+  url?: string;
+  quote?: string;
+}
+interface BlockSummary {
+  kind: 'result' | 'redacted' | 'unknown';
+  text: string;
+  output?: string;
+  toolUseId?: string;
+}
+const parts = (await import(page('answer-parts.js'))) as {
+  createSources(): {
+    cite(c: Record<string, unknown>): { source: Source; isNew: boolean };
+    list(): Source[];
+  };
+  describeToolCall(name: string, json: string, kind?: string): string;
+  describeBlock(block: Record<string, unknown>): BlockSummary;
+  describeRefusal(done: Record<string, unknown>): string | undefined;
+  describeDelta(delta: Record<string, unknown>): string;
+  safeUrl(url: string | undefined): string | undefined;
+};
+
+describe('the page’s answer parts', () => {
+  it('numbers citation sources by first use: a URL once, a document by title, with the cited text', () => {
+    const sources = parts.createSources();
+    const web = {
+      type: 'web_search_result_location',
+      url: 'https://example.com/a',
+      title: 'About A',
+      cited_text: 'A is ',
+    };
+    expect(sources.cite(web)).toEqual({
+      source: { n: 1, label: 'About A', url: 'https://example.com/a', quote: 'A is' },
+      isNew: true,
+    });
+    expect(sources.cite({ ...web, cited_text: 'other' }).isNew).toBe(false);
+    const doc = { type: 'char_location', document_index: 0, document_title: 'Spec', cited_text: 'x' };
+    expect(sources.cite(doc).source).toEqual({ n: 2, label: 'Spec', quote: 'x' });
+    expect(sources.cite({ type: 'page_location', document_index: 3 }).source).toEqual({
+      n: 3,
+      label: 'document 3',
+    });
+    expect(sources.list().map((s) => s.n)).toEqual([1, 2, 3]);
+  });
+
+  it('never makes a link of a non-http URL', () => {
+    const sources = parts.createSources();
+    const { source } = sources.cite({ type: 'web_search_result_location', url: 'javascript:alert(1)' });
+    expect(source.url).toBeUndefined();
+    expect(source.label).toBe('javascript:alert(1)');
+    expect(parts.safeUrl('https://ok.example/x')).toBe('https://ok.example/x');
+  });
+
+  it('says what a server tool does as its input streams: search query, fetched URL, code', () => {
+    expect(parts.describeToolCall('web_search', '')).toBe('searching the web…');
+    expect(parts.describeToolCall('web_search', '{"query": "rel')).toBe('searching the web…');
+    expect(parts.describeToolCall('web_search', '{"query":"relay sse"}')).toBe(
+      'searched the web for “relay sse”',
+    );
+    expect(parts.describeToolCall('web_fetch', '{"url":"https://example.com/p"}')).toBe(
+      'fetched https://example.com/p',
+    );
+    expect(parts.describeToolCall('code_execution', '{"code":"print(1)"}')).toBe('ran code');
+    expect(parts.describeToolCall('lookup', '{}', 'mcp')).toBe('called MCP tool lookup');
+  });
+
+  it('summarises results: search count, fetch url, code output and exit code, errors', () => {
+    const results = [
+      { type: 'web_search_result' },
+      { type: 'web_search_result' },
+      { type: 'web_search_result' },
+    ];
+    expect(
+      parts.describeBlock({ type: 'web_search_tool_result', tool_use_id: 'srv_1', content: results }),
+    ).toEqual({ kind: 'result', text: '3 results', toolUseId: 'srv_1' });
+    expect(
+      parts.describeBlock({
+        type: 'web_search_tool_result',
+        tool_use_id: 'srv_1',
+        content: { type: 'web_search_tool_result_error', error_code: 'max_uses_exceeded' },
+      }).text,
+    ).toBe('failed: max_uses_exceeded');
+    expect(
+      parts.describeBlock({
+        type: 'web_fetch_tool_result',
+        content: { type: 'web_fetch_result', url: 'https://example.com/p' },
+      }).text,
+    ).toBe('page fetched: https://example.com/p');
+    expect(
+      parts.describeBlock({
+        type: 'code_execution_tool_result',
+        tool_use_id: 'srv_2',
+        content: {
+          type: 'code_execution_result',
+          stdout: 'HELLO\n',
+          stderr: '',
+          return_code: 0,
+          content: [],
+        },
+      }),
+    ).toEqual({ kind: 'result', text: 'exit code 0', output: 'HELLO', toolUseId: 'srv_2' });
+  });
+
+  it('marks redacted thinking, and anything unknown with a generic marker instead of failing', () => {
+    expect(parts.describeBlock({ type: 'redacted_thinking', data: 'xx' })).toEqual({
+      kind: 'redacted',
+      text: 'redacted thinking',
+    });
+    expect(parts.describeBlock({ type: 'sim_hologram', shape: 'cube' })).toEqual({
+      kind: 'unknown',
+      text: '[sim_hologram]',
+    });
+    expect(parts.describeBlock({})).toEqual({ kind: 'unknown', text: '[unknown]' });
+    expect(parts.describeBlock({ type: 'x_tool_result', content: null }).kind).toBe('result');
+    expect(parts.describeDelta({ type: 'compaction_delta' })).toBe('[compaction_delta]');
+    expect(parts.describeDelta({})).toBe('[delta]');
+  });
+
+  it('a refusal notice names its category; other stop reasons have none', () => {
+    expect(
+      parts.describeRefusal({
+        stop_reason: 'refusal',
+        stop_details: { type: 'refusal', category: 'cyber', explanation: null },
+      }),
+    ).toBe('Claude declined to answer (category: cyber)');
+    expect(parts.describeRefusal({ stop_reason: 'refusal', stop_details: null })).toBe(
+      'Claude declined to answer',
+    );
+    expect(parts.describeRefusal({ stop_reason: 'end_turn' })).toBeUndefined();
+  });
+});
