@@ -144,6 +144,12 @@ describe('relay chat', () => {
     },
   );
 
+  it('prints what code execution did: its exit code and output', async () => {
+    const run = chat(['--url', relay.url, 'chat-code hello relay [[sim code_execution=1 tokens=4]]']);
+    expect(await run.exit).toBe(0);
+    expect(run.out.stdout).toMatch(/\[code execution: exit code 0\]\nCHAT-CODE HELLO RELAY\n/i);
+  });
+
   it('says when Claude declined to answer, with the refusal category', async () => {
     const run = chat(['--url', relay.url, 'chat-refuse [[sim refusal=cyber tokens=9]]']);
     expect(await run.exit).toBe(0);

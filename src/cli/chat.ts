@@ -314,12 +314,27 @@ function describeBlock(
 ): string {
   if (block.type === 'redacted_thinking') return showThinking ? '[redacted thinking]' : '';
   if (typeof block.type === 'string' && block.type.endsWith('_tool_result')) {
+    const tool = block.type.replace(/_tool_result$/, '').replaceAll('_', ' ');
+    const run = codeRun(block.content);
+    // Code execution: its exit code, then what it printed (as the page shows it).
+    if (run !== undefined)
+      return `[${tool}: exit code ${run.code}]${run.output === '' ? '' : `\n${run.output}`}`;
     const results = Array.isArray(block.content) ? `${block.content.length} results` : 'done';
     const query = [...searches.values()].map(queryOf).find((q) => q !== undefined);
-    const tool = block.type.replace(/_tool_result$/, '').replaceAll('_', ' ');
     return `[${tool}${query === undefined ? '' : ` for “${query}”`}: ${results}]`;
   }
   return `[${String(block.type)}]`;
+}
+
+/** A code-execution result's exit code and output (stdout, then stderr), if it is one. */
+function codeRun(content: unknown): { code: number; output: string } | undefined {
+  if (content === null || typeof content !== 'object' || Array.isArray(content)) return undefined;
+  const result = content as { return_code?: unknown; stdout?: unknown; stderr?: unknown };
+  if (typeof result.return_code !== 'number') return undefined;
+  const streams = [result.stdout, result.stderr].filter(
+    (s): s is string => typeof s === 'string' && s !== '',
+  );
+  return { code: result.return_code, output: streams.join('\n').replace(/\n$/, '') };
 }
 
 function queryOf(json: string): string | undefined {
