@@ -17,6 +17,7 @@ export const SCENARIOS = [
   'retained',
   'redis',
   'browser',
+  'idle',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -52,6 +53,8 @@ export interface Sizes {
   readonly bulk100: { readonly streams: number; readonly pace: Pace };
   /** Finished streams kept for resume: memory each holds after GC, vs the bytes it sent. */
   readonly retained: { readonly streams: number; readonly concurrency: number; readonly pace: Pace };
+  /** Open connections with no stream: what each costs the relay. */
+  readonly idle: { readonly connections: number };
   /** A scenario still running after this long is stopped and reported as failed. */
   readonly scenarioTimeoutMs: Readonly<Record<ScenarioName, number>>;
 }
@@ -70,6 +73,7 @@ const FULL: Sizes = {
   memory: { levels: [1000, 5000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
   bulk100: { streams: 100, pace: { tokens: 1000, ttftMs: 0, tps: 0 } },
   retained: { streams: 2000, concurrency: 50, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
+  idle: { connections: 1000 },
   scenarioTimeoutMs: {
     latency: 480_000,
     throughput: 120_000,
@@ -79,6 +83,7 @@ const FULL: Sizes = {
     memory: 300_000,
     bulk100: 300_000,
     retained: 180_000,
+    idle: 120_000,
     redis: 300_000,
     browser: 480_000,
   },
@@ -98,6 +103,7 @@ const QUICK: Sizes = {
   memory: { levels: [1000], pace: { tokens: 2000, ttftMs: 0, tps: 0.5 }, startsPerMs: 0.5 },
   bulk100: { streams: 100, pace: { tokens: 500, ttftMs: 0, tps: 0 } },
   retained: { streams: 1000, concurrency: 50, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
+  idle: { connections: 1000 },
   scenarioTimeoutMs: {
     latency: 120_000,
     throughput: 60_000,
@@ -108,6 +114,7 @@ const QUICK: Sizes = {
     // Four targets at C = 100 on a shared two-core machine: --reps 3 needs the room.
     bulk100: 180_000,
     retained: 120_000,
+    idle: 60_000,
     redis: 120_000,
     browser: 240_000,
   },
@@ -127,6 +134,7 @@ const SMOKE: Sizes = {
   memory: { levels: [20], pace: { tokens: 200, ttftMs: 0, tps: 1 }, startsPerMs: 0.5 },
   bulk100: { streams: 4, pace: { tokens: 100, ttftMs: 0, tps: 0 } },
   retained: { streams: 20, concurrency: 5, pace: { tokens: 20, ttftMs: 0, tps: 0 } },
+  idle: { connections: 20 },
   scenarioTimeoutMs: {
     latency: 20_000,
     throughput: 20_000,
@@ -136,6 +144,7 @@ const SMOKE: Sizes = {
     memory: 20_000,
     bulk100: 20_000,
     retained: 20_000,
+    idle: 20_000,
     redis: 60_000,
     browser: 120_000,
   },

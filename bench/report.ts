@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { redisSection } from './report-redis.js';
 import type { BenchResult } from './result.js';
 import { renderBrowser } from './scenarios-browser.js';
+import { idleSection } from './scenarios-idle.js';
 
 /** A number for a table cell: 3 significant decimals for small values, fewer for large ones. */
 export function num(v: number | null | undefined): string {
@@ -294,6 +295,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
   }
   if (r.scenarios.redis) out.push(...redisSection(r.scenarios.redis));
   if (r.scenarios.browser) out.push(renderBrowser(r.scenarios.browser));
+  if (r.scenarios.idle) out.push(...idleSection(r.scenarios.idle));
   if (r.profile) {
     out.push(
       `## Where relay CPU goes (${r.profile.scenario} scenario under \`--cpu-prof\`)`,

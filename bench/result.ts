@@ -12,6 +12,7 @@ import type {
   ThroughputData,
 } from './scenarios.js';
 import type { BrowserData } from './scenarios-browser.js';
+import type { IdleData } from './scenarios-idle.js';
 import type { RedisData } from './scenarios-redis.js';
 
 export interface Machine {
@@ -51,6 +52,8 @@ export interface BenchResult {
     redis?: RedisData;
     /** Chromium: many streams per page over HTTP/1.1 and HTTP/2, drop and recover, via nginx (absent in older files). */
     browser?: BrowserData;
+    /** Idle connections (no stream) per transport (absent in older files). */
+    idle?: IdleData;
   };
   /** Scenarios that failed to run (time limit, a child that died …). */
   readonly errors: { scenario: string; message: string }[];

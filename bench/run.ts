@@ -20,6 +20,7 @@ import { renderMarkdown } from './report.js';
 import type { BenchResult, Machine } from './result.js';
 import * as scenarios from './scenarios.js';
 import { browser, writeCompareFigures } from './scenarios-browser.js';
+import { idle } from './scenarios-idle.js';
 import { redis } from './scenarios-redis.js';
 
 const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
@@ -33,6 +34,7 @@ const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   retained: scenarios.retained,
   redis,
   browser,
+  idle,
 };
 
 /** The commit measured, `+dirty` when src/ or bench/ had uncommitted changes (dist is built from the tree). */
