@@ -4,9 +4,9 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "6cbd714+dirty",
-  "date": "2026-12-05T00:25:52.491Z",
-  "command": "npm run bench -- --quick --scenarios browser",
+  "revision": "e4f0efc+dirty",
+  "date": "2026-12-05T01:07:29.153Z",
+  "command": "npm run bench -- --record",
   "many": [
     {
       "transport": "eventsource",
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 245.7,
-      "ttft_max_ms": 1062.2,
+      "ttft_p50_ms": 75.5,
+      "ttft_max_ms": 1995.2,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 110,
-      "ttft_max_ms": 1093.5,
+      "ttft_p50_ms": 45.6,
+      "ttft_max_ms": 1978.8,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 141.1,
-      "ttft_max_ms": 141.3,
+      "ttft_p50_ms": 22.3,
+      "ttft_max_ms": 22.5,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 1114.4,
-      "ttft_max_ms": 1231.5,
+      "ttft_p50_ms": 2055.3,
+      "ttft_max_ms": 2182.6,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 1215.2,
-      "ttft_max_ms": 3204.6,
+      "ttft_p50_ms": 2062,
+      "ttft_max_ms": 5991.6,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 69,
-      "ttft_max_ms": 112.3,
+      "ttft_p50_ms": 138.5,
+      "ttft_max_ms": 139.3,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 98,
-      "ttft_max_ms": 117.4,
+      "ttft_p50_ms": 85,
+      "ttft_max_ms": 90.5,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 101.8,
-      "ttft_max_ms": 107.9,
+      "ttft_p50_ms": 55.4,
+      "ttft_max_ms": 56.2,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 188.7,
-      "ttft_max_ms": 189.2,
+      "ttft_p50_ms": 21.4,
+      "ttft_max_ms": 23.2,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 403.3,
-      "ttft_max_ms": 462,
+      "ttft_p50_ms": 127.3,
+      "ttft_max_ms": 142,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 154.6,
-      "ttft_max_ms": 229.7,
+      "ttft_p50_ms": 84.2,
+      "ttft_max_ms": 123,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 211,
-      "ttft_max_ms": 213.9,
+      "ttft_p50_ms": 148.3,
+      "ttft_max_ms": 149.2,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1021,
+      "recovery_ms": 1010,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 27.6,
+      "recovery_ms": 30,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 28.35,
+      "recovery_ms": 32,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 29.9,
+      "recovery_ms": 30.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 38.05,
+      "recovery_ms": 28,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 31.45,
+      "recovery_ms": 25.7,
       "complete": true,
       "lost": 0,
       "duplicated": 0
