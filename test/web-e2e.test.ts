@@ -239,6 +239,32 @@ describe.skipIf(CHROMIUM === undefined)('the demo page in Chromium', { timeout: 
     });
   });
 
+  it('the page asks for batched WebSocket frames and shows every event of each array once', async () => {
+    const prompt = 'Batched frames please [[sim tokens=150]]';
+    const expected = await reference({ message: prompt });
+    const page = await openPage();
+    const urls: string[] = [];
+    const frames: string[] = [];
+    page.on('websocket', (socket) => {
+      urls.push(socket.url());
+      socket.on('framereceived', (frame) => {
+        if (typeof frame.payload === 'string') frames.push(frame.payload);
+      });
+    });
+    const turn = await send(page, 'ws', prompt);
+    await idle(page);
+    const view = turn.locator('[data-testid="stream"]');
+    expect(urls).toHaveLength(1);
+    expect(new URL(urls[0]!).searchParams.get('frames')).toBe('batch');
+    // Every relay event came inside an array, and the page counted each exactly once.
+    const events = frames.filter((f) => f.startsWith('[')).flatMap((f) => JSON.parse(f) as unknown[]);
+    expect(events).toHaveLength(expected.events);
+    expect(frames.every((f) => f.startsWith('['))).toBe(true);
+    expect(await view.getAttribute('data-state')).toBe('done');
+    expect(await answer(view)).toBe(expected.text);
+    expect(await text(view, 'stat-events')).toBe(String(expected.events));
+  });
+
   it('an error after some text keeps the text and shows the error', async () => {
     const prompt = 'Half an answer [[sim tokens=40 error_after=10]]';
     const expected = await reference({ message: prompt });

@@ -50,3 +50,16 @@ export function wsMessage(entry: LogEntry, streamIdJson: string, refJson?: strin
   }
   return `{"stream_id":${streamIdJson},${entry.json.slice(1)}`;
 }
+
+/**
+ * A batched WebSocket message (`?frames=batch`): the entries' `wsMessage`s as one JSON array, so a
+ * cursor flush is one frame however many events it holds.
+ */
+export function wsBatchMessage(entries: readonly LogEntry[], streamIdJson: string, refJson?: string): string {
+  let out = '[';
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) out += ',';
+    out += wsMessage(entries[i]!, streamIdJson, refJson);
+  }
+  return `${out}]`;
+}

@@ -14,12 +14,13 @@ import type { Cursor, CursorSink, LogEntry } from '../core/stream-log.js';
 import type { StreamRegistry } from '../core/streams.js';
 import type { Logger } from '../logger.js';
 import { type RequestBudget, tooLarge } from './request-budget.js';
-import { wsMessage } from './wire.js';
+import { wsBatchMessage, wsMessage } from './wire.js';
 import { FloodGuard } from './ws-flood-guard.js';
 import {
   type CancelFrame,
   type ErrorContext,
   errorMessage,
+  type FrameMode,
   parseClientFrame,
   pongMessage,
   type ResumeFrame,
@@ -31,6 +32,8 @@ export interface WsConnectionOptions {
   readonly registry: StreamRegistry;
   /** The principal authenticated at upgrade time; it owns the streams started here. */
   readonly principal: Principal;
+  /** How events are framed: one message each, or one JSON array per cursor flush (`?frames=batch`). */
+  readonly frames: FrameMode;
   /** Cursors pause while the socket holds more than this. */
   readonly highWaterBytes: number;
   /** A write that leaves more than this in the socket's buffer closes the connection (4008). */
@@ -274,7 +277,10 @@ export class WsConnection {
     const terminal = stream.terminal;
     if (wasRunning && terminal !== undefined && !this.attached.has(stream.id)) {
       const entry = { seq: terminal.seq, event: terminal, json: JSON.stringify(terminal) };
-      this.sendText(wsMessage(entry, JSON.stringify(stream.id)));
+      const idJson = JSON.stringify(stream.id);
+      this.sendText(
+        this.options.frames === 'batch' ? wsBatchMessage([entry], idJson) : wsMessage(entry, idJson),
+      );
     }
   }
 
@@ -331,16 +337,21 @@ export class WsConnection {
   }
 
   /**
-   * Sends each entry as its own text frame, corking the socket so the batch leaves in one write.
+   * Sends a cursor flush: each entry as its own text frame (corking the socket so the batch leaves
+   * in one write), or, with `?frames=batch`, all of them as one JSON-array frame.
    * Returns false once the buffer is over the high-water mark; the cursor then waits for 'drain'.
    */
   private send(entries: readonly LogEntry[], idJson: string, refJson: string | undefined): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return true; // closing: the cursor is about to be detached
-    this.socket.cork();
-    try {
-      for (const entry of entries) this.ws.send(wsMessage(entry, idJson, refJson));
-    } finally {
-      this.socket.uncork();
+    if (this.options.frames === 'batch') {
+      this.ws.send(wsBatchMessage(entries, idJson, refJson));
+    } else {
+      this.socket.cork();
+      try {
+        for (const entry of entries) this.ws.send(wsMessage(entry, idJson, refJson));
+      } finally {
+        this.socket.uncork();
+      }
     }
     if (this.overHardLimit()) return true; // closed: the cursor was detached
     return this.accepting();

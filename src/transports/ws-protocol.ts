@@ -106,6 +106,41 @@ export function parseClientFrame(data: Buffer, isBinary: boolean): ParsedFrame {
   return { ok: false, error: new RelayError(code, describeIssues(parsed.error)), context };
 }
 
+/**
+ * How relay events are framed on a connection, chosen by the client with `?frames=` on the
+ * upgrade URL (no extra round trip, and a browser's ticketed URL can carry it): `single` (the
+ * default, the protocol every existing client speaks) sends each event as its own text message;
+ * `batch` sends every event one cursor flush hands the socket as ONE text message, a JSON array of
+ * the same objects. Protocol messages (pong, error notices) stay single objects in both.
+ */
+export const FRAME_MODES = ['single', 'batch'] as const;
+export type FrameMode = (typeof FRAME_MODES)[number];
+
+export const WS_FRAMES_PARAM = 'frames';
+
+const frameModeSchema = z.enum(FRAME_MODES);
+
+/**
+ * The connection's frame mode from its upgrade URL; throws `invalid_request` (400 before the
+ * handshake) for an unknown value or the parameter given twice. Other parameters (`ticket`) are
+ * not this function's business.
+ */
+export function frameModeOf(url: string | undefined): FrameMode {
+  const query = url?.indexOf('?') ?? -1;
+  if (url === undefined || query === -1) return 'single';
+  const values = new URLSearchParams(url.slice(query + 1)).getAll(WS_FRAMES_PARAM);
+  if (values.length === 0) return 'single';
+  if (values.length > 1) {
+    throw new RelayError('invalid_request', `${WS_FRAMES_PARAM}: give it once (single or batch)`);
+  }
+  const parsed = frameModeSchema.safeParse(values[0]);
+  if (parsed.success) return parsed.data;
+  throw new RelayError(
+    'invalid_request',
+    `${WS_FRAMES_PARAM}: expected one of ${FRAME_MODES.join(', ')}, got ${JSON.stringify(values[0]?.slice(0, 64))}`,
+  );
+}
+
 /** `{"type":"pong","t"}`, echoing the ping's `t` when it had one. */
 export function pongMessage(t: unknown): string {
   return JSON.stringify(t === undefined ? { type: 'pong' } : { type: 'pong', t });

@@ -17,7 +17,7 @@ import { type Authenticate, authenticateAnonymous } from './authenticate.js';
 import { addressKey } from './remote-address.js';
 import type { RequestBudget } from './request-budget.js';
 import { WsConnection } from './ws-connection.js';
-import { WS_CLOSE } from './ws-protocol.js';
+import { type FrameMode, frameModeOf, WS_CLOSE } from './ws-protocol.js';
 
 export const WS_PATH = '/v1/ws';
 
@@ -122,8 +122,16 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
       refuse(socket, new RelayError('shutting_down', 'the relay is shutting down; retry elsewhere'));
       return;
     }
+    // Before authentication, so a bad option does not spend a browser's single-use ticket.
+    let frames: FrameMode;
+    try {
+      frames = frameModeOf(req.url);
+    } catch (err) {
+      refuse(socket, toRelayError(err));
+      return;
+    }
     authenticate(req).then(
-      (principal) => upgrade(req, socket, head, principal),
+      (principal) => upgrade(req, socket, head, principal, frames),
       (err: unknown) => {
         if (!(err instanceof RelayError)) deps.logger?.error({ err }, 'authentication failed unexpectedly');
         refuse(socket, toRelayError(err));
@@ -131,7 +139,13 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
     );
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, principal: Principal): void => {
+  const upgrade = (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    principal: Principal,
+    frames: FrameMode,
+  ): void => {
     // The client may have gone, or shutdown begun, while the credentials were checked.
     if (socket.destroyed) return;
     if (closing !== undefined) {
@@ -142,6 +156,7 @@ export function attachWebSocket(server: Server, deps: WsDeps): WsTransport {
       const connection = new WsConnection(ws, socket, {
         registry: deps.registry,
         principal,
+        frames,
         highWaterBytes: deps.highWaterBytes,
         hardLimitBytes: deps.hardLimitBytes,
         maxMessagesPerSecond: deps.maxMessagesPerSecond,

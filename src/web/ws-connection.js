@@ -24,19 +24,32 @@ const dropped = new WeakSet();
 /** @type {Set<WsStreamHandle>} */
 const handles = new Set();
 
+/**
+ * `?frames=batch`: the relay sends every event one flush of a stream holds as one JSON-array
+ * message (fewer frames to parse and dispatch); pongs and notices stay single objects.
+ */
 function url() {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws?frames=batch`;
 }
 
 /** @param {string} data */
 function dispatch(data) {
-  /** @type {Record<string, any>} */
-  let message;
+  /** @type {Record<string, any> | Record<string, any>[]} */
+  let parsed;
   try {
-    message = JSON.parse(data);
+    parsed = JSON.parse(data);
   } catch {
     return;
   }
+  if (!Array.isArray(parsed)) {
+    route(parsed);
+    return;
+  }
+  for (const message of parsed) route(message);
+}
+
+/** @param {Record<string, any>} message */
+function route(message) {
   if (message.type === 'pong') return;
   for (const handle of handles) {
     const mine =

@@ -32,14 +32,20 @@ let refs = 0;
 
 export class WsClient {
   readonly ws: WebSocket;
+  /** Every relay event and protocol message, in order (a batched frame's events one by one). */
   readonly messages: WsMsg[] = [];
+  /** Every frame as it came, parsed: an object, or (`?frames=batch`) an array of events. */
+  readonly frames: (WsMsg | WsMsg[])[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly wake = new Set<() => void>();
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data) => {
-      this.messages.push(JSON.parse(String(data)) as WsMsg);
+      const frame = JSON.parse(String(data)) as WsMsg | WsMsg[];
+      this.frames.push(frame);
+      if (Array.isArray(frame)) this.messages.push(...frame);
+      else this.messages.push(frame);
       for (const wake of [...this.wake]) wake();
     });
     ws.on('error', () => {});

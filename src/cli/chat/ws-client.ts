@@ -34,7 +34,9 @@ export class WsChatClient implements ChatTransport {
     }
     const ref = `chat-${++this.refs}`;
     return new Promise<TerminalEvent>((resolve, reject) => {
+      let settled = false;
       const cleanup = (): void => {
+        settled = true;
         ws.off('message', onMessage);
         ws.off('close', onClose);
         signal.removeEventListener('abort', onAbort);
@@ -44,14 +46,8 @@ export class WsChatClient implements ChatTransport {
         cleanup();
         reject(err);
       };
-      const onMessage = (data: WebSocket.RawData): void => {
-        let msg: ServerMessage;
-        try {
-          msg = JSON.parse(data.toString()) as ServerMessage;
-        } catch {
-          fail(new ChatError('protocol', 'the relay sent a frame that is not JSON'));
-          return;
-        }
+      /** One relay event or protocol message; after it settled the answer, the rest is not ours. */
+      const onOne = (msg: ServerMessage): void => {
         // A refused start is an error message naming our ref, outside any stream (no seq).
         if (msg.type === 'error' && msg.seq === undefined) {
           if (msg.ref === ref || (msg.ref === undefined && msg.stream_id === undefined)) {
@@ -65,6 +61,24 @@ export class WsChatClient implements ChatTransport {
         if (isTerminal(msg)) {
           cleanup();
           resolve(msg);
+        }
+      };
+      const onMessage = (data: WebSocket.RawData): void => {
+        let parsed: ServerMessage | ServerMessage[];
+        try {
+          parsed = JSON.parse(data.toString()) as ServerMessage | ServerMessage[];
+        } catch {
+          fail(new ChatError('protocol', 'the relay sent a frame that is not JSON'));
+          return;
+        }
+        // `?frames=batch`: a flush of events is one array; pongs and notices are single objects.
+        if (!Array.isArray(parsed)) {
+          onOne(parsed);
+          return;
+        }
+        for (const msg of parsed) {
+          if (settled) return;
+          onOne(msg);
         }
       };
       const onClose = (code: number, reason: Buffer): void => {
@@ -105,7 +119,8 @@ export class WsChatClient implements ChatTransport {
   private connect(): Promise<WebSocket> {
     if (this.socket !== undefined) return this.socket;
     const connecting = new Promise<WebSocket>((resolve, reject) => {
-      const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/ws`;
+      // Batched frames: one message per flush of events instead of one per event.
+      const wsUrl = `${this.url.replace(/^http/, 'ws')}/v1/ws?frames=batch`;
       const ws = new WebSocket(wsUrl, this.key === undefined ? {} : { headers: { 'x-api-key': this.key } });
       const onError = (err: Error): void => {
         this.socket = undefined;
