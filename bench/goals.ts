@@ -2,25 +2,10 @@
  * Issue 6's targets and issue 18's tighter ones (marked "(18)"), each checked as a limit or a ratio
  * measured in the same run, per transport.
  */
-import type { BenchResult } from './result.js';
+import type { BenchResult, Goal, Verdict } from './result.js';
 import type { LatencyRow, LatencyRun } from './scenarios.js';
 
-/**
- * `noise` and `measuring error` are for an "added" figure below zero (the target faster than the
- * floor it is measured from, which no relay can be): never a pass. `noise` when it is inside the
- * floor's own noise band, `measuring error` when it is beyond it (see belowFloor).
- */
-export type Verdict = 'met' | 'missed' | 'not measured' | 'noise' | 'measuring error';
-
-export interface Goal {
-  readonly goal: string;
-  readonly transport: string;
-  readonly measured: string;
-  readonly limit: string;
-  /** true only for a pass; null when there is no pass or fail to give (see verdict). */
-  readonly met: boolean | null;
-  readonly verdict: Verdict;
-}
+export type { Goal, Verdict } from './result.js';
 
 /** Finer than this the latency histograms (µs) and hrtime stamps cannot tell two figures apart. */
 const RESOLUTION_MS = 0.001;

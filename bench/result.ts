@@ -1,5 +1,4 @@
 /** The raw result of a run: what `bench/results/<date>.json` holds and the reports are made from. */
-import type { Goal } from './goals.js';
 import type { Check } from './harness.js';
 import type { ProfileSummary } from './profile.js';
 import type {
@@ -14,6 +13,26 @@ import type {
 import type { BrowserData } from './scenarios-browser.js';
 import type { IdleData } from './scenarios-idle.js';
 import type { RedisData } from './scenarios-redis.js';
+
+// A goal and its verdict are declared here, beside the result that holds them, so that goals.ts
+// (which judges a result) and this file do not import each other.
+
+/**
+ * `noise` and `measuring error` are for an "added" figure below zero (the target faster than the
+ * floor it is measured from, which no relay can be): never a pass. `noise` when it is inside the
+ * floor's own noise band, `measuring error` when it is beyond it (see belowFloor).
+ */
+export type Verdict = 'met' | 'missed' | 'not measured' | 'noise' | 'measuring error';
+
+export interface Goal {
+  readonly goal: string;
+  readonly transport: string;
+  readonly measured: string;
+  readonly limit: string;
+  /** true only for a pass; null when there is no pass or fail to give (see verdict). */
+  readonly met: boolean | null;
+  readonly verdict: Verdict;
+}
 
 export interface Machine {
   readonly cpuModel: string;
