@@ -18,15 +18,12 @@
  * says so. The readers and cancels run in the orchestrator (idle otherwise during this scenario) on
  * the load client's own wire functions.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
 import type { Check, Harness, Target } from './harness.js';
 import { sleep } from './harness.js';
 import { type Histogram, median, newHistogram, type Percentiles, percentiles, recordNs } from './hist.js';
 import { childPath, cpuMsOr0, type ServerProcess, startServer, track } from './procs.js';
 import { benchPrompt, type Pace, promptIndex, type TargetSpec } from './protocol.js';
+import { findOnPath, startRedisServer } from './redis-server.js';
 import { relayRequest, relaySseCancel, relaySseResume, relaySseStream } from './wire-clients.js';
 
 interface RedisSizes {
@@ -97,29 +94,16 @@ export interface RedisData {
   readonly goals: RedisGoal[];
 }
 
-/** The redis-server on PATH, or undefined. */
-function findRedisServer(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const file = join(dir, 'redis-server');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 export async function redis(h: Harness): Promise<RedisData> {
-  const binary = findRedisServer();
+  const binary = findOnPath('redis-server');
   if (binary === undefined) {
     const skipped = 'redis-server not found on PATH (apt-get install redis-server); scenario skipped';
     h.log(`redis: ${skipped}`);
     return { skipped, goals: [] };
   }
   const sizes = SIZES[h.opts.mode];
-  const server = await startRedisServer(binary);
+  // Tracked like every child: any way out of the bench kills it.
+  const server = await startRedisServer(binary, { onSpawn: track });
   const started: ServerProcess[] = [];
   try {
     const relay = async (name: string, redisUrl: string | undefined): Promise<ServerProcess> => {
@@ -200,7 +184,7 @@ async function measureCpu(
   plain: Target,
   withRedis: Target,
   otherPid: number,
-  redisPid: number,
+  redisPid: number | undefined,
 ): Promise<NonNullable<RedisData['cpu']>> {
   const { streams, pace } = sizes.cpu;
   const runs: NonNullable<RedisData['cpu']>['runs'] = [];
@@ -210,7 +194,8 @@ async function measureCpu(
       const label = t === plain ? 'without redis' : 'with redis';
       h.log(`redis cpu ${label} rep ${rep + 1}`);
       const other0 = cpuMsOr0(otherPid);
-      const redis0 = cpuMsOr0(redisPid);
+      const redisCpu = (): number => (redisPid === undefined ? 0 : cpuMsOr0(redisPid));
+      const redis0 = redisCpu();
       const m = await h.job('redis', `cpu ${label}`, rep, t, {
         streams,
         concurrency: streams,
@@ -226,7 +211,7 @@ async function measureCpu(
         tokens,
         cpuPer1k: m.targetCpuMs === null ? null : per1k(m.targetCpuMs, tokens),
         otherInstancePer1k: t === plain ? null : per1k(cpuMsOr0(otherPid) - other0, tokens),
-        redisServerPer1k: t === plain ? null : per1k(cpuMsOr0(redisPid) - redis0, tokens),
+        redisServerPer1k: t === plain ? null : per1k(redisCpu() - redis0, tokens),
       });
       await sleep(200);
     }
@@ -480,72 +465,4 @@ async function measureCancel(
     p99B: median(runs.filter((r) => r.where[0] === 'B').map((r) => r.close.p99)),
     p99A: median(runs.filter((r) => r.where[0] === 'A').map((r) => r.close.p99)),
   };
-}
-
-interface RedisServerProcess {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-/** redis-server on a free loopback port, persistence off; tracked so every way out of the bench kills it. */
-async function startRedisServer(binary: string): Promise<RedisServerProcess> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    binary,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--protected-mode',
-      'no',
-    ],
-    { stdio: 'ignore' },
-  );
-  track(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  };
-  const deadline = Date.now() + 10_000;
-  while (!(await canConnect(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server did not listen on ${port} within 10 s`);
-    }
-    await sleep(50);
-  }
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, stop };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
