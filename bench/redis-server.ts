@@ -3,6 +3,13 @@
  * the bench's `redis` scenario and the test suite's Redis files (test/helpers/redis-server.ts
  * re-exports it; the bench cannot import from test/). Stoppable, and restartable on the same
  * port (to test Redis going away).
+ *
+ * redis-server is not a Node process, so the bench's child guard (an IPC channel) cannot take it
+ * down when whoever started it is killed outright (`kill -9`), and redis-server has no parent-death
+ * option of its own. So it is started through util-linux's `setpriv --pdeathsig KILL`, which sets
+ * the kernel's parent-death signal (prctl PR_SET_PDEATHSIG) and then execs redis-server in the same
+ * process: the kernel kills it when the thread that spawned it (Node's main thread) ends, however
+ * it ends. Without setpriv (not Linux) it is started directly, and only a clean exit stops it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -71,23 +78,25 @@ export async function startRedisServer(binary: string, opts: RedisServerOptions 
     clearTimeout(timer);
   };
 
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'no',
+  ];
+  const setpriv = findOnPath('setpriv');
   const launch = async (): Promise<void> => {
-    const c = spawn(
-      binary,
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--protected-mode',
-        'no',
-      ],
-      { stdio: 'ignore' },
-    );
+    // setpriv execs redis-server: the same pid, so stop() and /proc readers see redis-server itself.
+    const c =
+      setpriv === undefined
+        ? spawn(binary, args, { stdio: 'ignore' })
+        : spawn(setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: 'ignore' });
     child = c;
     opts.onSpawn?.(c);
     const deadline = Date.now() + timeoutMs;

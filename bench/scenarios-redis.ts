@@ -13,8 +13,8 @@
  *   client's cancel → the simulator saw the upstream socket close, p99 (target ≤ 10 ms); the same
  *   cancel on A beside it for reference.
  *
- * It starts its own redis-server (a free port, persistence off; tracked like every child, so any way
- * out of the bench kills it) and three relays; without redis-server it is skipped with a line that
+ * It starts its own redis-server (bench/redis-server.ts: a free port, persistence off; tracked like
+ * every child, and killed by the kernel if the bench is killed outright) and three relays; without redis-server it is skipped with a line that
  * says so. The readers and cancels run in the orchestrator (idle otherwise during this scenario) on
  * the load client's own wire functions.
  */
@@ -104,6 +104,7 @@ export async function redis(h: Harness): Promise<RedisData> {
   const sizes = SIZES[h.opts.mode];
   // Tracked like every child: any way out of the bench kills it.
   const server = await startRedisServer(binary, { onSpawn: track });
+  h.log(`redis-server pid ${server.pid} at ${server.url}`);
   const started: ServerProcess[] = [];
   try {
     const relay = async (name: string, redisUrl: string | undefined): Promise<ServerProcess> => {

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { requireComponent } from './helpers/components.js';
 
 const BIN = fileURLToPath(new URL('../bin/relay.js', import.meta.url));
 const dirs: string[] = [];
+const REDIS = requireComponent('redis');
 
 function outDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
@@ -155,4 +157,26 @@ describe('relay bench --smoke', () => {
       expect(existsSync(join(dir, 'latest-smoke.md'))).toBe(false);
     }, 60_000);
   }
+
+  // redis-server is no Node process: the child guard cannot stop it, the kernel's parent-death
+  // signal (bench/redis-server.ts) does.
+  it.skipIf(!REDIS)(
+    'leaves no redis-server behind when it gets SIGKILL in the redis scenario',
+    async () => {
+      const dir = outDir();
+      const run = startBench(['--smoke', '--scenarios', 'redis', '--out', dir]);
+      expect(await until(() => /relay B \(redis\) pid \d+/.test(run.stderr()), 45_000), run.stderr()).toBe(
+        true,
+      );
+      const redisPid = Number(/redis-server pid (\d+)/.exec(run.stderr())?.[1]);
+      expect(alive(redisPid)).toBe(true);
+      const pids = announcedPids(run.stderr());
+      run.child.kill('SIGKILL');
+      await run.exited;
+      expect(await until(() => pids.every((p) => !alive(p)), 5000), `alive: ${pids.filter(alive)}`).toBe(
+        true,
+      );
+    },
+    60_000,
+  );
 });
