@@ -39,6 +39,44 @@ const f = (v: number | null | undefined, unit = ''): string =>
 
 const TRANSPORTS = ['sse', 'ws'] as const;
 
+/**
+ * The spread of a figure across the run's repetitions, shown beside its median: `min–max` of the
+ * per-repetition figures (a ratio is taken within each repetition, as the median's sides are
+ * measured side by side in it). `1 rep` when there is one; undefined when there is none.
+ * Exported for tests.
+ */
+export function spreadOf(
+  perRep: readonly (number | null | undefined)[],
+  unit = '',
+  fmt: (v: number) => string = (v) => f(v),
+): string | undefined {
+  const values = perRep.filter((v): v is number => v !== null && v !== undefined && Number.isFinite(v));
+  if (values.length === 0) return undefined;
+  if (values.length === 1) return '1 rep';
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return `${fmt(min)}–${fmt(max)}${unit} over ${values.length} reps`;
+}
+
+/** `mine`'s figure ÷ `ref`'s, per repetition (null where either is missing). */
+function perRepRatios<R extends { readonly rep: number; readonly target: string }>(
+  runs: readonly R[],
+  pick: (run: R) => number | null | undefined,
+  mine: string,
+  ref: string,
+): (number | null)[] {
+  const value = (target: string, rep: number): number | null => {
+    const run = runs.find((r) => r.target === target && r.rep === rep);
+    return run === undefined ? null : (pick(run) ?? null);
+  };
+  const reps = [...new Set(runs.map((r) => r.rep))].sort((a, b) => a - b);
+  return reps.map((rep) => {
+    const a = value(mine, rep);
+    const b = value(ref, rep);
+    return a === null || b === null || b <= 0 ? null : a / b;
+  });
+}
+
 interface Worst {
   readonly value: number;
   readonly c: number;
@@ -48,13 +86,23 @@ export function evaluateGoals(r: BenchResult): Goal[] {
   const goals: Goal[] = [];
   const { latency, throughput, burst, cancel, memory, resume, bulk100, retained } = r.scenarios;
   const push = (g: Omit<Goal, 'verdict'>) => goals.push({ ...g, verdict: verdictOf(g.met) });
-  const limit = (goal: string, transport: string, v: number | null | undefined, max: number, unit: string) =>
+  const spreadField = (spread: string | undefined) => (spread === undefined ? {} : { spread });
+  /** `perRep`: the figure in each repetition, for the spread beside the median `v`. */
+  const limit = (
+    goal: string,
+    transport: string,
+    v: number | null | undefined,
+    max: number,
+    unit: string,
+    perRep?: readonly (number | null | undefined)[],
+  ) =>
     push({
       goal,
       transport,
       measured: f(v, unit),
       limit: `≤ ${max} ${unit.trim()}`,
       met: v === null || v === undefined ? null : v <= max,
+      ...spreadField(perRep === undefined ? undefined : spreadOf(perRep, unit)),
     });
   /** An "added" latency limit: a figure below the floor gets `noise` or `measuring error`, never `met`. */
   const addedLimit = (
@@ -97,6 +145,7 @@ export function evaluateGoals(r: BenchResult): Goal[] {
     ref: number | null | undefined,
     max: number,
     refName: string,
+    perRep?: readonly (number | null)[],
   ) => {
     const q = mine != null && ref != null && ref > 0 ? mine / ref : null;
     push({
@@ -105,6 +154,7 @@ export function evaluateGoals(r: BenchResult): Goal[] {
       measured: q === null ? 'n/a' : `${q.toFixed(2)}× (${f(mine)} vs ${refName} ${f(ref)})`,
       limit: `≤ ${max}× ${refName}`,
       met: q === null ? null : q <= max,
+      ...spreadField(perRep === undefined ? undefined : spreadOf(perRep, '×', (v) => v.toFixed(2))),
     });
   };
 
@@ -253,12 +303,30 @@ export function evaluateGoals(r: BenchResult): Goal[] {
   // Issue 18: performance, round two.
   for (const t of TRANSPORTS) {
     const paced = latency?.rows.find((x) => x.target === t && x.c === pacedC)?.cpuPer1k;
-    ratio(`(18) relay CPU per 1000 tokens, paced (C = ${pacedC ?? '?'})`, t, paced, pipePaced, 1.4, 'pipe');
+    const pacedRuns = (latency?.runs ?? []).filter((x) => x.c === pacedC);
+    ratio(
+      `(18) relay CPU per 1000 tokens, paced (C = ${pacedC ?? '?'})`,
+      t,
+      paced,
+      pipePaced,
+      1.4,
+      'pipe',
+      perRepRatios(pacedRuns, (x) => x.cpuPer1k, t, 'pipe'),
+    );
     const bulk = throughput?.rows.find((x) => x.target === t)?.cpuPer1k;
-    ratio('(18) relay CPU per 1000 tokens, bulk', t, bulk, pipeBulk, 1.2, 'pipe');
+    ratio(
+      '(18) relay CPU per 1000 tokens, bulk',
+      t,
+      bulk,
+      pipeBulk,
+      1.2,
+      'pipe',
+      perRepRatios(throughput?.runs ?? [], (x) => x.cpuPer1k, t, 'pipe'),
+    );
   }
   if (bulk100 !== undefined) {
     const cpu = (t: string) => bulk100.rows.find((x) => x.target === t)?.cpuPer1k;
+    const runs = bulk100.runs ?? [];
     for (const t of TRANSPORTS)
       ratio(
         `(18) relay CPU per 1000 tokens, bulk C = ${bulk100.streams}`,
@@ -267,6 +335,7 @@ export function evaluateGoals(r: BenchResult): Goal[] {
         cpu('pipe'),
         1.2,
         'pipe',
+        perRepRatios(runs, (x) => x.cpuPer1k, t, 'pipe'),
       );
     ratio(
       `(18) WebSocket one socket per stream vs SSE, bulk CPU per token, C = ${bulk100.streams}`,
@@ -275,15 +344,28 @@ export function evaluateGoals(r: BenchResult): Goal[] {
       cpu('sse'),
       1.15,
       'sse',
+      perRepRatios(runs, (x) => x.cpuPer1k, 'ws', 'sse'),
     );
   }
   for (const t of TRANSPORTS) {
+    const runs = burst?.runs ?? [];
+    const direct = (rep: number) => runs.find((x) => x.target === 'direct' && x.rep === rep)?.ttft.p50;
     limit(
       '(18) added time to first token p50, burst of streams started at once',
       t,
       burst?.rows.find((x) => x.target === t)?.addedTtftP50,
       40,
       ' ms',
+      runs
+        .filter((x) => x.target === t)
+        .map((x) => {
+          const floor = direct(x.rep);
+          return floor === undefined || floor === null
+            ? null
+            : x.ttft.p50 === null
+              ? null
+              : x.ttft.p50 - floor;
+        }),
     );
   }
   for (const level of memory?.levels ?? []) {
@@ -296,11 +378,22 @@ export function evaluateGoals(r: BenchResult): Goal[] {
         pipe,
         1.25,
         'pipe',
+        perRepRatios(
+          (memory?.runs ?? []).filter((x) => x.level === level),
+          (x) => x.rssPerStreamKb,
+          t,
+          'pipe',
+        ),
       );
     }
   }
   for (const row of retained?.rows ?? []) {
     const q = row.heapPerSseByte;
+    // The SSE bytes the row divided by (the heap's median over its ratio), applied to each repetition's heap.
+    const sseKb = q === null || row.heapPerStreamKb === null ? null : row.heapPerStreamKb / q;
+    const perRep = (retained?.runs ?? [])
+      .filter((x) => x.target === row.target)
+      .map((x) => (sseKb === null || sseKb <= 0 ? null : x.heapPerStreamKb / sseKb));
     push({
       goal: '(18) heap held per finished, retained stream ÷ its serialised SSE bytes',
       transport: row.target,
@@ -310,6 +403,7 @@ export function evaluateGoals(r: BenchResult): Goal[] {
           : `${q.toFixed(2)}× (${f(row.heapPerStreamKb, ' KB')} for ${f(((row.heapPerStreamKb ?? 0) * 1024) / q / 1024, ' KB')} of SSE)`,
       limit: '≤ 1.5×',
       met: q === null ? null : q <= 1.5,
+      ...spreadField(spreadOf(perRep, '×', (v) => v.toFixed(2))),
     });
   }
   push({

@@ -60,12 +60,17 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
 
   out.push('## Targets (issues 6 and 18)', '');
   out.push(
+    `Measured = the median of ${r.reps} repetition(s); the "(18)" rows give the spread beside it: min–max of the figure in each repetition (a ratio taken within each repetition). The verdict is on the median.`,
+    '',
+  );
+  out.push(
     table(
-      ['target', 'transport', 'measured', 'limit', 'met'],
+      ['target', 'transport', 'measured', 'spread (min–max)', 'limit', 'met'],
       r.goals.map((g) => [
         g.goal,
         g.transport,
         g.measured,
+        g.spread ?? '–',
         g.limit,
         g.verdict === 'missed'
           ? '**missed**'

@@ -32,6 +32,11 @@ export interface Goal {
   /** true only for a pass; null when there is no pass or fail to give (see verdict). */
   readonly met: boolean | null;
   readonly verdict: Verdict;
+  /**
+   * Issue 18's rows: the figure's min–max across the run's repetitions (`measured` is the
+   * median), e.g. `1.62–1.81× over 3 reps`; absent on other rows and in older files.
+   */
+  readonly spread?: string;
 }
 
 export interface Machine {
