@@ -252,11 +252,9 @@ export class StreamGeneration {
         onAttempt: this.onAttempt,
         ...(conversation === undefined ? {} : { affinity: conversation }),
       };
-      if (upstream.batches !== undefined) {
-        // One async step per upstream read; the events of a read are taken synchronously.
-        read: for await (const batch of upstream.batches(this.upstreamRequest, signal, hints)) {
-          for (const event of batch) if (!this.take(event)) break read;
-        }
+      if (upstream.push !== undefined) {
+        // Events arrive in the upstream socket's data callback and are logged there: no async step.
+        await upstream.push(this.upstreamRequest, signal, this.takeAll, hints);
       } else {
         for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
           if (!this.take(event)) break;
@@ -279,6 +277,12 @@ export class StreamGeneration {
       }
     }
   }
+
+  /** An upstream read's events, in order; false once the stream has ended (the rest are dropped). */
+  private readonly takeAll = (events: readonly UpstreamEvent[]): boolean => {
+    for (const event of events) if (!this.take(event)) return false;
+    return this.ending === undefined;
+  };
 
   /** Takes one upstream event into the log (or the receipt); false once the stream has ended. */
   private take(event: UpstreamEvent): boolean {

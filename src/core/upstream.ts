@@ -64,17 +64,79 @@ export interface UpstreamHints {
   readonly onAttempt?: AttemptObserver;
 }
 
+/**
+ * Takes the events of one upstream body chunk, synchronously and in order; returns false once the
+ * stream wants no more (it has ended), and the upstream then stops reading.
+ */
+export type UpstreamSink = (events: readonly UpstreamEvent[]) => boolean;
+
 export interface Upstream {
   stream(req: UpstreamRequest, signal: AbortSignal, hints?: UpstreamHints): AsyncIterable<UpstreamEvent>;
   /**
-   * Optional: the same events, grouped as they arrived (one array per upstream socket read, never
-   * empty), so a stream pays one async step per read instead of one per event through every
-   * generator in between. A stream uses it when present; the events and their order are
-   * exactly `stream()`'s.
+   * Optional: the same events pushed into `sink` as they are read (one array per body chunk the
+   * socket delivered, usually one event; never empty), so a stream pays no async step per read or
+   * per event: no iterator
+   * promise, no generator resumption, no microtask hop between the socket and the log. A stream
+   * uses it when present; the events and their order are exactly `stream()`'s. Resolves once the
+   * upstream is finished, stopped by the sink, or aborted; rejects as `stream()` throws (a
+   * RelayError for an upstream failure; whatever the sink threw, unchanged).
    */
-  batches?(
-    req: UpstreamRequest,
-    signal: AbortSignal,
-    hints?: UpstreamHints,
-  ): AsyncIterable<readonly UpstreamEvent[]>;
+  push?(req: UpstreamRequest, signal: AbortSignal, sink: UpstreamSink, hints?: UpstreamHints): Promise<void>;
+}
+
+/**
+ * `stream()` for an upstream that pushes: a queue between the producer and the iterator. A
+ * consumer that stops early aborts the producer (as leaving a pull iteration would), so the
+ * upstream request closes at once rather than at its next read.
+ */
+export async function* pulledFrom(
+  push: (signal: AbortSignal, sink: UpstreamSink) => Promise<void>,
+  signal: AbortSignal,
+): AsyncGenerator<UpstreamEvent, void, undefined> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const queue: UpstreamEvent[] = [];
+  let wake: (() => void) | undefined;
+  let settled = false;
+  let failure: { error: unknown } | undefined;
+  const ready = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  const sink: UpstreamSink = (events) => {
+    queue.push(...events);
+    ready();
+    return !stop.signal.aborted;
+  };
+  push(stop.signal, sink).then(
+    () => {
+      settled = true;
+      ready();
+    },
+    (error: unknown) => {
+      failure = { error };
+      settled = true;
+      ready();
+    },
+  );
+  try {
+    for (;;) {
+      if (queue.length > 0) {
+        yield queue.shift()!;
+        continue;
+      }
+      if (settled) {
+        if (failure !== undefined) throw failure.error;
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    stop.abort();
+  }
 }

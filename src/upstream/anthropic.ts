@@ -18,7 +18,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { UpstreamRequest } from '../core/request.js';
 import { sleep } from '../core/signals.js';
-import type { Upstream, UpstreamEvent, UpstreamHints } from '../core/upstream.js';
+import {
+  pulledFrom,
+  type Upstream,
+  type UpstreamEvent,
+  type UpstreamHints,
+  type UpstreamSink,
+} from '../core/upstream.js';
 import {
   type AttemptDeadlines,
   type AttemptOutcome,
@@ -90,20 +96,17 @@ export class AnthropicUpstream implements Upstream {
    * attempt (`attempt` = the number of the attempt that failed, so retries count from 1; `upstream`
    * = where the next one goes). Throws a RelayError on failure; returns quietly when `signal` aborts.
    */
-  async *stream(
-    req: UpstreamRequest,
-    signal: AbortSignal,
-    hints: UpstreamHints = {},
-  ): AsyncGenerator<UpstreamEvent, void, undefined> {
-    for await (const batch of this.batches(req, signal, hints)) yield* batch;
+  stream(req: UpstreamRequest, signal: AbortSignal, hints: UpstreamHints = {}): AsyncIterable<UpstreamEvent> {
+    return pulledFrom((stop, sink) => this.push(req, stop, sink, hints), signal);
   }
 
-  /** `stream()`'s events, one array per upstream socket read (see Upstream.batches). */
-  async *batches(
+  /** `stream()`'s events pushed into `sink`, one array per body chunk (see Upstream.push). */
+  async push(
     req: UpstreamRequest,
     signal: AbortSignal,
+    sink: UpstreamSink,
     hints: UpstreamHints = {},
-  ): AsyncGenerator<readonly UpstreamEvent[], void, undefined> {
+  ): Promise<void> {
     // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
     const { betas, ...params } = req;
     const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
@@ -125,10 +128,10 @@ export class AnthropicUpstream implements Upstream {
         const target = this.targetOf(name);
         let attemptFailure: AttemptFailure | undefined;
         let finished = false;
-        // A consumer that stops reading (a cancel) ends the attempt inside `yield*`: reported anyway.
+        // A sink that throws ends the attempt without an outcome: reported as aborted anyway.
         let outcome: AttemptOutcome = { kind: 'aborted' };
         try {
-          outcome = yield* runAttempt(target, body, this.deadlines, signal, progress, headers);
+          outcome = await runAttempt(target, body, this.deadlines, signal, sink, progress, headers);
           finished = outcome.kind === 'done';
           if (outcome.kind !== 'failed') return;
           failed = attemptFailure = outcome.failure;
@@ -172,15 +175,14 @@ export class AnthropicUpstream implements Upstream {
         failover,
       );
       if (decision.kind === 'fail') throw decision.error;
-      yield [
-        {
-          type: 'retry',
-          attempt,
-          delay_ms: decision.delayMs,
-          reason: failed.reason,
-          ...(choice.ok ? { upstream: choice.name } : {}),
-        },
-      ];
+      const retry: UpstreamEvent = {
+        type: 'retry',
+        attempt,
+        delay_ms: decision.delayMs,
+        reason: failed.reason,
+        ...(choice.ok ? { upstream: choice.name } : {}),
+      };
+      if (!sink([retry])) return;
       if (!(await sleep(decision.delayMs, signal))) return;
       // Waiting for capacity: ask again now that the wait is over.
       if (!choice.ok) choice = this.pool.choose(req.model, route);

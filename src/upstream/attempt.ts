@@ -1,8 +1,8 @@
 /**
  * One upstream attempt: sends the request through the SDK, reads the body straight from the
  * socket (body-reader.ts), decodes its SSE (sse-decoder.ts), maps each event (sdk-events.ts) and
- * keeps the attempt's deadlines. It yields content, usage and `done` events and returns how it
- * ended; what happens next (retry, fail) is the retry loop's business (anthropic.ts).
+ * keeps the attempt's deadlines. It pushes content, usage and `done` events into a sink and
+ * resolves to how it ended; what happens next (retry, fail) is the retry loop's business (anthropic.ts).
  *
  * - Deadlines: no content within `firstTokenTimeoutMs` of the attempt's start (slow headers
  *   included), or no upstream bytes for `idleTimeoutMs` once the response is streaming, aborts the
@@ -14,7 +14,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Deadline, linkAbort } from '../core/signals.js';
-import type { UpstreamEvent } from '../core/upstream.js';
+import type { UpstreamEvent, UpstreamSink } from '../core/upstream.js';
 import { type BodyReader, readBody } from './body-reader.js';
 import {
   type AttemptFailure,
@@ -64,19 +64,21 @@ export type AttemptOutcome =
     };
 
 /**
- * Runs one attempt. Yields content, usage and `done` (the last event of a finished attempt), one
- * array per socket read (never empty); returns its outcome. Never throws for an upstream failure:
- * that is the `failed` outcome.
+ * Runs one attempt. Pushes content, usage and `done` (the last event of a finished attempt) into
+ * `sink`, one array per body chunk (never empty), synchronously from the body's data event;
+ * resolves to its outcome. Never rejects for an upstream failure: that is the `failed` outcome.
+ * What the sink throws rejects unchanged (a bug on the consumer's side, not the upstream's).
  */
-export async function* runAttempt(
+export async function runAttempt(
   target: AttemptTarget,
   body: Anthropic.MessageCreateParamsStreaming,
   deadlines: AttemptDeadlines,
   signal: AbortSignal,
+  sink: UpstreamSink,
   progress?: AttemptProgress,
   /** Extra request headers (`anthropic-beta`), forwarded as the client sent them. */
   headers?: Readonly<Record<string, string>>,
-): AsyncGenerator<readonly UpstreamEvent[], AttemptOutcome, undefined> {
+): Promise<AttemptOutcome> {
   // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
   // stream's own signal.
   const link = linkAbort(signal);
@@ -99,7 +101,63 @@ export async function* runAttempt(
   let failed: AttemptFailure | undefined;
   let reader: BodyReader | undefined;
   let finished = false;
+  /** The sink said it wants no more: the consumer ended the stream. */
+  let stopped = false;
+  let sinkError: { error: unknown } | undefined;
   const state = newMapperState();
+  const deliver = (batch: readonly UpstreamEvent[]): boolean => {
+    try {
+      if (sink(batch)) return true;
+      stopped = true;
+    } catch (error) {
+      sinkError = { error };
+    }
+    return false;
+  };
+  /** One body chunk: its events leave together, in one call of the sink. False = stop reading. */
+  const onChunk = (chunk: Uint8Array): boolean => {
+    lastEventAt = performance.now();
+    const batch: UpstreamEvent[] = [];
+    try {
+      for (const message of decoder.push(chunk)) {
+        let event: UpstreamEvent | undefined;
+        switch (message.event) {
+          // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
+          case null:
+          case 'ping':
+            continue;
+          case 'error':
+            failed = errorEventFailure(message.data, target.secrets);
+            // The events before it in this read still go out; the attempt has failed either way.
+            if (batch.length > 0) deliver(batch);
+            return false;
+          default:
+            if (message.data === '') continue;
+            event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+        }
+        if (event === undefined) continue;
+        if (event.type === 'done') {
+          finished = true;
+          batch.push(event);
+          deliver(batch);
+          return false;
+        }
+        // Besides usage and done, the mapper yields only content events.
+        if (!contentSent && event.type !== 'usage') {
+          contentSent = true;
+          firstToken.clear();
+          if (progress !== undefined) progress.firstContentAt = performance.now();
+        }
+        batch.push(event);
+      }
+    } catch (err) {
+      // What the read held before the bad message still goes out first, as it did event by event.
+      if (batch.length > 0 && !deliver(batch)) return false;
+      throw err;
+    }
+    return batch.length === 0 || deliver(batch);
+  };
+  const decoder = new SseDecoder();
   try {
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
@@ -109,55 +167,13 @@ export async function* runAttempt(
     if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
     lastEventAt = performance.now();
     idle.reset();
-    const decoder = new SseDecoder();
-    for await (const chunk of reader.chunks) {
-      lastEventAt = performance.now();
-      // The events of one read leave together: one async step for the consumer per read.
-      const batch: UpstreamEvent[] = [];
-      let errored = false;
-      try {
-        for (const message of decoder.push(chunk)) {
-          let event: UpstreamEvent | undefined;
-          switch (message.event) {
-            // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
-            case null:
-            case 'ping':
-              continue;
-            case 'error':
-              failed = errorEventFailure(message.data, target.secrets);
-              errored = true;
-              break;
-            default:
-              if (message.data === '') continue;
-              event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
-          }
-          if (errored) break;
-          if (event === undefined) continue;
-          if (event.type === 'done') {
-            finished = true;
-            batch.push(event);
-            yield batch;
-            return { kind: 'done' };
-          }
-          // Besides usage and done, the mapper yields only content events.
-          if (!contentSent && event.type !== 'usage') {
-            contentSent = true;
-            firstToken.clear();
-            if (progress !== undefined) progress.firstContentAt = performance.now();
-          }
-          batch.push(event);
-        }
-      } catch (err) {
-        // What the read held before the bad message still goes out first, as it did event by event.
-        if (batch.length > 0) yield batch;
-        throw err;
-      }
-      if (batch.length > 0) yield batch;
-      if (errored) break;
-    }
-    if (signal.aborted) return { kind: 'aborted' };
+    await reader.read(onChunk);
+    if (sinkError !== undefined) throw sinkError.error;
+    if (finished) return { kind: 'done' };
+    if (stopped || signal.aborted) return { kind: 'aborted' };
     if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
   } catch (err) {
+    if (sinkError !== undefined && err === sinkError.error) throw err;
     if (signal.aborted) return { kind: 'aborted' };
     if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
   } finally {
