@@ -66,7 +66,8 @@ export interface UpstreamHints {
 
 /**
  * Takes the events of one upstream body chunk, synchronously and in order; returns false once the
- * stream wants no more (it has ended), and the upstream then stops reading.
+ * stream wants no more (it has ended), and the upstream then stops reading. The array is the
+ * upstream's again once the call returns (it may be reused for the next chunk): copy to keep.
  */
 export type UpstreamSink = (events: readonly UpstreamEvent[]) => boolean;
 

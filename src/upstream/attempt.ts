@@ -26,6 +26,7 @@ import {
 } from './retry-policy.js';
 import { mapRawEvent, newMapperState } from './sdk-events.js';
 import { SseDecoder } from './sse-decoder.js';
+import { textDelta } from './text-delta.js';
 
 export interface AttemptDeadlines {
   /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
@@ -114,10 +115,27 @@ export async function runAttempt(
     }
     return false;
   };
+  /** Content is on its way: the first-token deadline is met. */
+  const contentArrived = (): void => {
+    contentSent = true;
+    firstToken.clear();
+    if (progress !== undefined) progress.firstContentAt = performance.now();
+  };
+  // One array for every chunk: the sink reads it synchronously and keeps nothing of it.
+  const batch: UpstreamEvent[] = [];
   /** One body chunk: its events leave together, in one call of the sink. False = stop reading. */
   const onChunk = (chunk: Uint8Array): boolean => {
     lastEventAt = performance.now();
-    const batch: UpstreamEvent[] = [];
+    batch.length = 0;
+    // Most chunks are one text delta: read from the bytes (text-delta.ts), else the general path.
+    const delta = decoder.idle ? textDelta(chunk as Buffer) : undefined;
+    if (delta !== undefined) {
+      // The API's empty openers carry nothing (as the mapper drops them).
+      if (delta.text === '') return true;
+      if (!contentSent) contentArrived();
+      batch.push({ type: 'text', text: delta.text, index: delta.index });
+      return deliver(batch);
+    }
     try {
       for (const message of decoder.push(chunk)) {
         let event: UpstreamEvent | undefined;
@@ -143,11 +161,7 @@ export async function runAttempt(
           return false;
         }
         // Besides usage and done, the mapper yields only content events.
-        if (!contentSent && event.type !== 'usage') {
-          contentSent = true;
-          firstToken.clear();
-          if (progress !== undefined) progress.firstContentAt = performance.now();
-        }
+        if (!contentSent && event.type !== 'usage') contentArrived();
         batch.push(event);
       }
     } catch (err) {

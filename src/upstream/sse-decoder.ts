@@ -25,9 +25,27 @@ export class SseDecoder {
   private event: string | null = null;
   private data: string[] = [];
 
+  /**
+   * True between messages, with nothing held back: no partial line, no field of an unfinished
+   * message, no CR or split character waiting. A chunk that arrives now stands on its own.
+   */
+  get idle(): boolean {
+    return (
+      this.rest === '' &&
+      !this.pendingCr &&
+      !this.utf8Pending &&
+      this.event === null &&
+      this.data.length === 0
+    );
+  }
+
+  /** The last chunk ended inside a multi-byte character (its last byte was not ASCII). */
+  private utf8Pending = false;
+
   /** Decodes one chunk; returns the messages it completed (often exactly one). */
   push(chunk: Uint8Array): SseMessage[] {
     let text = this.utf8.write(chunk as Buffer);
+    this.utf8Pending = chunk.length > 0 && chunk[chunk.length - 1]! >= 0x80;
     if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
     this.pendingCr = text.endsWith('\r');
     return this.lines(this.rest + text);
