@@ -12,8 +12,8 @@
  *   own `Stream` would read it, without building an SDK error for it.
  * - Abort (the stream's signal) ends the attempt quietly wherever it lands, as `aborted`.
  */
-import type Anthropic from '@anthropic-ai/sdk';
-import { Deadline, linkAbort } from '../core/signals.js';
+import { type default as Anthropic, APIConnectionTimeoutError } from '@anthropic-ai/sdk';
+import { Deadline } from '../core/signals.js';
 import type { UpstreamEvent, UpstreamSink } from '../core/upstream.js';
 import { type BodyReader, readBody } from './body-reader.js';
 import {
@@ -80,13 +80,14 @@ export async function runAttempt(
   /** Extra request headers (`anthropic-beta`), forwarded as the client sent them. */
   headers?: Readonly<Record<string, string>>,
 ): Promise<AttemptOutcome> {
-  // A linked signal: the deadlines abort it (and so the HTTP request) without touching the
-  // stream's own signal.
-  const link = linkAbort(signal);
   let timedOut: TimeoutKind | undefined;
+  let reader: BodyReader | undefined;
+  // No signal of our own per attempt (a linked controller cost each open stream ~1 KB more):
+  // before the response the SDK's own timer, armed with the same first-token deadline, aborts
+  // the request; once the body is streaming, a deadline drops the body, which ends the read.
   const expire = (kind: TimeoutKind): void => {
     timedOut ??= kind;
-    link.abort(new Error(`upstream ${kind} timeout`));
+    reader?.release(false);
   };
   const firstToken = new Deadline(deadlines.firstTokenTimeoutMs, () => expire('first_token'));
   // Re-arming a timer per event costs more than the event; instead the idle deadline, when it
@@ -100,7 +101,6 @@ export async function runAttempt(
   });
   let contentSent = false;
   let failed: AttemptFailure | undefined;
-  let reader: BodyReader | undefined;
   let finished = false;
   /** The sink said it wants no more: the consumer ended the stream. */
   let stopped = false;
@@ -176,12 +176,15 @@ export async function runAttempt(
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
     // the body is read here, straight from the socket (see node-fetch.ts).
-    const options = headers === undefined ? { signal: link.signal } : { signal: link.signal, headers };
+    const options: Anthropic.RequestOptions = { signal };
+    if (deadlines.firstTokenTimeoutMs > 0) options.timeout = deadlines.firstTokenTimeoutMs;
+    if (headers !== undefined) options.headers = headers;
     reader = readBody(await target.client.messages.create(body, options).asResponse());
     if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
     lastEventAt = performance.now();
     idle.reset();
-    await reader.read(onChunk);
+    // A deadline that fired while the headers were on their way (the SDK's timer had not yet).
+    if (timedOut === undefined) await reader.read(onChunk);
     if (sinkError !== undefined) throw sinkError.error;
     if (finished) return { kind: 'done' };
     if (stopped || signal.aborted) return { kind: 'aborted' };
@@ -189,6 +192,14 @@ export async function runAttempt(
   } catch (err) {
     if (sinkError !== undefined && err === sinkError.error) throw err;
     if (signal.aborted) return { kind: 'aborted' };
+    // The SDK's timer is the first-token deadline before the response (see expire).
+    if (
+      timedOut === undefined &&
+      err instanceof APIConnectionTimeoutError &&
+      deadlines.firstTokenTimeoutMs > 0
+    ) {
+      timedOut = 'first_token';
+    }
     if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
   } finally {
     if (progress !== undefined) {
@@ -198,7 +209,6 @@ export async function runAttempt(
     reader?.release(finished);
     firstToken.clear();
     idle.clear();
-    link.dispose();
   }
   if (timedOut !== undefined) {
     failed = timeoutFailure(timedOut, timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : idleMs);
