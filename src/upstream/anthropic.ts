@@ -82,7 +82,7 @@ export class AnthropicUpstream implements Upstream {
         maxRetries: 0,
         fetch: this.http.fetch,
       });
-      this.targets.set(spec.name, { client, secrets });
+      this.targets.set(spec.name, { client, host: hostOf(client.baseURL), secrets });
     }
   }
 
@@ -147,7 +147,7 @@ export class AnthropicUpstream implements Upstream {
               attempt,
               attemptStartedAt,
               name,
-              hostOf(target.client.baseURL),
+              target.host,
               outcome,
               progress,
             ),

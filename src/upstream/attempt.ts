@@ -38,6 +38,8 @@ export interface AttemptDeadlines {
 /** Where one attempt goes: an SDK client bound to a key and base URL, and the secrets to scrub. */
 export interface AttemptTarget {
   readonly client: Anthropic;
+  /** The client's base URL's host (and port), parsed once: attempt records name it. */
+  readonly host: string;
   /** Scrubbed from every upstream message that reaches a client. */
   readonly secrets: readonly string[];
 }
