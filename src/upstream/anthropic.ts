@@ -142,16 +142,7 @@ export class AnthropicUpstream implements Upstream {
           const at = progress.firstContentAt;
           if (at !== undefined && hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
           lease.end(reportOf(attemptFailure, finished, at === undefined ? undefined : at - attemptStart));
-          hints.onAttempt?.(
-            describeAttempt(
-              attempt,
-              attemptStartedAt,
-              name,
-              target.host,
-              outcome,
-              progress,
-            ),
-          );
+          hints.onAttempt?.(describeAttempt(attempt, attemptStartedAt, name, target.host, outcome, progress));
         }
       } else {
         if (!choice.failure.retry) throw choice.failure.error;
