@@ -235,7 +235,8 @@ export class Harness {
     const simCpuMs = cpuMs(this.sim.pid) - sim0;
     const foreignCores =
       Math.max(0, machineBusyMs() - busy0 - (this.ourCpuMs() - ours0)) / (performance.now() - t0);
-    if (scenario !== 'warmup') this.foreign.push(foreignCores);
+    // Not the strace pass's jobs: strace itself is no bench process, its CPU would read as background.
+    if (scenario !== 'warmup' && scenario !== 'strace') this.foreign.push(foreignCores);
     return {
       result,
       targetCpuMs,

@@ -21,6 +21,10 @@ export const SCENARIOS = [
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
+/** Scenarios whose job `--strace` can count syscalls for (one job shape each: paced, bulk, bulk at C = 100). */
+export const STRACE_SCENARIOS = ['latency', 'throughput', 'bulk100'] as const;
+export type StraceScenario = (typeof STRACE_SCENARIOS)[number];
+
 /** `ws-mux`: every stream of a job on one WebSocket; only the bulk100 scenario runs it. */
 export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws', 'ws-mux'] as const;
 export type BuiltinTarget = (typeof BUILTIN_TARGETS)[number];
@@ -182,6 +186,8 @@ export interface BenchOptions {
   /** Write the relay's CPU profile of one scenario (`cpuProfScenario`) here. */
   readonly cpuProfDir: string | undefined;
   readonly cpuProfScenario: ScenarioName;
+  /** `--strace`: count syscalls per 1,000 tokens of pipe, sse and ws on these scenarios' jobs (a pass of its own). */
+  readonly strace: readonly StraceScenario[];
   /** The command as a user would retype it. */
   readonly command: string;
 }
@@ -205,6 +211,11 @@ Flags:
   --out DIR             results directory instead (not with --record)
   --cpu-prof DIR        run the relay under --cpu-prof during one scenario, profile to DIR
   --cpu-prof-scenario S the scenario to profile (default throughput; latency = the paced case)
+  --strace a,b          count syscalls per 1000 tokens by call (strace -c -f attached to the pipe
+                        and relay for one job each) in these of ${STRACE_SCENARIOS.join(', ')}; a pass
+                        of its own after the scenarios (only it, when --scenarios is not given).
+                        strace slows the processes: its counts are the figure, not its times.
+                        Skipped, with a line saying why, without strace or ptrace permission
   --render FILE.json    only rewrite the summary and chart of a raw result (after a report change)
   -h, --help            this text
 
@@ -259,6 +270,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       'sim-port': { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       'cpu-prof-scenario': { type: 'string', default: 'throughput' },
+      strace: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -269,12 +281,16 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const mode: Mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   const reps = values.reps === undefined ? (mode === 'full' ? 3 : 1) : Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw usage('--reps must be an integer 1..20');
+  const strace = values.strace === undefined ? [] : list(values.strace, STRACE_SCENARIOS, 'strace');
+  if (values.strace !== undefined && strace.length === 0) throw usage('--strace: name at least one scenario');
   const scenarios =
     values.scenarios !== undefined
       ? list(values.scenarios, SCENARIOS, 'scenarios')
-      : mode === 'smoke'
-        ? [...SMOKE_SCENARIOS]
-        : [...SCENARIOS];
+      : strace.length > 0
+        ? [] // the syscall pass alone: strace does not need the timed scenarios
+        : mode === 'smoke'
+          ? [...SMOKE_SCENARIOS]
+          : [...SCENARIOS];
   const targets =
     values.targets !== undefined ? list(values.targets, BUILTIN_TARGETS, 'targets') : [...BUILTIN_TARGETS];
   if (!targets.includes('direct')) targets.unshift('direct'); // the floor every "added" is measured from
@@ -307,6 +323,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     outDir: values.out ?? `${repoRoot()}bench/${values.record ? 'results' : 'runs'}`,
     cpuProfDir: values['cpu-prof'],
     cpuProfScenario: list(values['cpu-prof-scenario'], SCENARIOS, 'cpu-prof-scenario')[0] ?? 'throughput',
+    strace,
     command,
   };
 }

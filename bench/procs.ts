@@ -5,9 +5,19 @@
  * `/proc` readers for CPU and RSS.
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FromClient, ToClient } from './protocol.js';
 
@@ -48,6 +58,21 @@ export function livePids(): number[] {
 export function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
+}
+
+/** The first executable file named `name` on PATH, or undefined. */
+export function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 /** Where children run from: the repository, or a snapshot of its build (see snapshotBuild). */

@@ -12,9 +12,8 @@
  * it ends. Without setpriv (not Linux) it is started directly, and only a clean exit stops it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { findOnPath } from './procs.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -32,21 +31,6 @@ export interface RedisServerOptions {
   readonly onSpawn?: (child: ChildProcess) => void;
   /** How long it may take to accept a connection (default 10 s). */
   readonly startTimeoutMs?: number;
-}
-
-/** The first executable file named `name` on PATH, or undefined. */
-export function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** A loopback port free right now (another process may take it before it is used). */

@@ -1,6 +1,7 @@
 /** The Markdown summary (`latest.md`, `latest-quick.md` …): the machine, the command, the targets, one table per scenario. */
 import { basename } from 'node:path';
 import { redisSection } from './report-redis.js';
+import { syscallSection } from './report-strace.js';
 import type { BenchResult } from './result.js';
 import { renderBrowser } from './scenarios-browser.js';
 import { idleSection } from './scenarios-idle.js';
@@ -301,6 +302,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
   if (r.scenarios.redis) out.push(...redisSection(r.scenarios.redis));
   if (r.scenarios.browser) out.push(renderBrowser(r.scenarios.browser));
   if (r.scenarios.idle) out.push(...idleSection(r.scenarios.idle));
+  if (r.syscalls) out.push(...syscallSection(r.syscalls, r.reps));
   if (r.profile) {
     out.push(
       `## Where relay CPU goes (${r.profile.scenario} scenario under \`--cpu-prof\`)`,

@@ -13,6 +13,7 @@ import type {
 import type { BrowserData } from './scenarios-browser.js';
 import type { IdleData } from './scenarios-idle.js';
 import type { RedisData } from './scenarios-redis.js';
+import type { SyscallData } from './scenarios-strace.js';
 
 // A goal and its verdict are declared here, beside the result that holds them, so that goals.ts
 // (which judges a result) and this file do not import each other.
@@ -94,4 +95,6 @@ export interface BenchResult {
   readonly background: { readonly medianCores: number | null; readonly maxCores: number | null };
   goals: Goal[];
   profile?: ProfileSummary;
+  /** `--strace`: syscalls per 1,000 tokens by call, pipe beside the relay (absent without the flag). */
+  syscalls?: SyscallData;
 }

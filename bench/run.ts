@@ -22,6 +22,7 @@ import * as scenarios from './scenarios.js';
 import { browser, writeCompareFigures } from './scenarios-browser.js';
 import { idle } from './scenarios-idle.js';
 import { redis } from './scenarios-redis.js';
+import { type SyscallData, straceRun } from './scenarios-strace.js';
 
 const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<unknown>> = {
   latency: scenarios.latency,
@@ -75,6 +76,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
   const started = new Date();
   const errors: BenchResult['errors'] = [];
   const data: BenchResult['scenarios'] = {};
+  let syscalls: SyscallData | undefined;
   let h: Harness | undefined;
   try {
     h = await Harness.start(opts);
@@ -98,6 +100,19 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
         await h.restartClient();
         await Promise.race([running.catch(() => {}), sleep(10_000)]);
         await h.stopServers();
+      }
+    }
+    if (opts.strace.length > 0) {
+      // Traced processes run several times slower: twice each scenario's own limit.
+      const limitMs = opts.strace.reduce((ms, s) => ms + 2 * opts.sizes.scenarioTimeoutMs[s], 30_000);
+      try {
+        syscalls = await withDeadline(straceRun(h), limitMs, 'strace pass');
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        errors.push({ scenario: 'strace', message });
+        h.log(`strace pass FAILED: ${message}`);
+        await h.stopServers();
+        await h.restartClient();
       }
     }
   } catch (err) {
@@ -142,6 +157,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
       maxCores: round((h?.foreign.length ?? 0) > 0 ? Math.max(...(h?.foreign ?? [])) : null),
     },
     goals: [],
+    ...(syscalls === undefined ? {} : { syscalls }),
   };
   if (opts.cpuProfDir !== undefined) {
     const file = newestProfile(opts.cpuProfDir, started.getTime());

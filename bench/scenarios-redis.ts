@@ -21,9 +21,9 @@
 import type { Check, Harness, Target } from './harness.js';
 import { sleep } from './harness.js';
 import { type Histogram, median, newHistogram, type Percentiles, percentiles, recordNs } from './hist.js';
-import { childPath, cpuMsOr0, type ServerProcess, startServer, track } from './procs.js';
+import { childPath, cpuMsOr0, findOnPath, type ServerProcess, startServer, track } from './procs.js';
 import { benchPrompt, type Pace, promptIndex, type TargetSpec } from './protocol.js';
-import { findOnPath, startRedisServer } from './redis-server.js';
+import { startRedisServer } from './redis-server.js';
 import { relayRequest, relaySseCancel, relaySseResume, relaySseStream } from './wire-clients.js';
 
 interface RedisSizes {

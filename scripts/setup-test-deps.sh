@@ -3,6 +3,8 @@
 #   chromium (the demo page's end-to-end tests), redis-server (the Redis store), nginx (the
 #   load-balancer suite). Used by `npm run test:setup` (the README's test command) and by .ci/run,
 #   so a developer's machine and CI are set up by the same lines.
+# Also strace, optional: `relay bench --strace` counts syscalls with it, and its tests run a real
+# count only when it is there (both skip with a line saying so without it); never a failure here.
 # Idempotent: a component already present is skipped, and apt is not touched when nothing is missing.
 # RELAY_TEST_SKIP=chromium,redis,nginx (any subset) leaves those out here, and the suite then skips
 # their tests and says so in its summary (test/helpers/components.ts).
@@ -54,7 +56,15 @@ for entry in "${COMPONENTS[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
+optional=()
+if present strace; then
+  echo "setup-test-deps: strace present (optional)"
+else
+  optional+=(strace)
+fi
+
+if ((${#missing[@]} == 0)) && { ((${#optional[@]} == 0)) || ! command -v apt-get >/dev/null 2>&1; }; then
+  ((${#optional[@]} == 0)) || echo "setup-test-deps: strace missing (optional: relay bench --strace skips without it)"
   exit 0
 fi
 
@@ -66,9 +76,9 @@ fi
 
 SUDO=()
 if [[ "$(id -u)" != "0" ]]; then SUDO=(sudo); fi
-echo "setup-test-deps: installing ${missing[*]} with apt-get"
+echo "setup-test-deps: installing ${missing[*]} ${optional[*]} with apt-get"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" "${optional[@]}"
 # Debian starts the services it has just installed; the tests start their own on free ports, so
 # those are not needed (and nginx's would hold port 80). Only what this run installed is stopped.
 # Best effort: containers have no init system.

@@ -77,6 +77,7 @@ describe('relay bench --smoke', () => {
     expect(result.machine).toMatchObject({ cores: expect.any(Number), node: process.version });
     expect(result.checks).toMatchObject({ ok: true, failedStreams: 0, gaps: 0, duplicates: 0 });
     expect(result.checks.streams).toBeGreaterThan(0);
+    expect(result.syscalls).toBeUndefined(); // strace is opt-in (--strace), never in smoke or quick
     expect(Object.keys(result.scenarios).sort()).toEqual([
       'bulk100',
       'cancel',
