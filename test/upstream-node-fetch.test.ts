@@ -1,0 +1,226 @@
+/**
+ * node-fetch.ts, the SDK's `fetch` on node:http: what it sends (method, path, headers, body, the
+ * URL's credentials), what it answers (a light response for a success, whose body the adapter
+ * takes as a Node stream or anyone else reads as a web stream; a platform Response for an error
+ * status), and that aborting the signal ends the request. Against a real server on 127.0.0.1.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBody } from '../src/upstream/body-reader.js';
+import { createNodeFetch, type NodeFetch, takeNodeBody } from '../src/upstream/node-fetch.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+let server: http.Server;
+let base: string;
+let seen: Seen[] = [];
+/** Requests that are never answered (for abort), kept to close at the end. */
+const hanging: http.ServerResponse[] = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      const path = (req.url ?? '').split('?')[0];
+      switch (path) {
+        case '/hang':
+          hanging.push(res);
+          return;
+        case '/limited':
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+          res.end('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}');
+          return;
+        case '/empty':
+          res.writeHead(204);
+          res.end();
+          return;
+        default:
+          // Header names in mixed case and a repeated header, as a real server may send them.
+          res.writeHead(200, [
+            ['Content-Type', 'text/event-stream'],
+            ['Request-Id', 'req_abc'],
+            ['X-Thing', 'one'],
+            ['x-thing', 'two'],
+          ]);
+          res.end(`answer to ${req.method} ${req.url}: ${body}`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const res of hanging) res.destroy();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+async function withFetch<T>(use: (f: NodeFetch) => Promise<T>): Promise<T> {
+  const f = createNodeFetch();
+  try {
+    return await use(f);
+  } finally {
+    f.close();
+  }
+}
+
+async function nodeText(response: Response): Promise<string> {
+  const node = takeNodeBody(response);
+  if (node === undefined) throw new Error('no Node body');
+  let text = '';
+  for await (const chunk of node) text += String(chunk);
+  return text;
+}
+
+describe('node-fetch', () => {
+  it('sends the method, path and query, the JSON body with its length, and the headers without accept-encoding', async () => {
+    seen = [];
+    await withFetch(async ({ fetch }) => {
+      const headers = new Headers({
+        'X-Api-Key': 'k1',
+        'accept-encoding': 'gzip',
+        'content-type': 'application/json',
+      });
+      const res = await fetch(`${base}/v1/messages?beta=true`, {
+        method: 'POST',
+        headers,
+        body: '{"a":"é"}',
+      });
+      expect(await nodeText(res)).toBe('answer to POST /v1/messages?beta=true: {"a":"é"}');
+      // A plain object of headers works too, and a second URL is not confused with the first.
+      const again = await fetch(`${base}/other`, {
+        method: 'POST',
+        headers: { 'X-Api-Key': 'k2' },
+        body: '{}',
+      });
+      expect(await nodeText(again)).toBe('answer to POST /other: {}');
+    });
+    expect(seen.map((s) => s.url)).toEqual(['/v1/messages?beta=true', '/other']);
+    const first = seen[0]!.headers;
+    expect(first['x-api-key']).toBe('k1');
+    expect(first['content-type']).toBe('application/json');
+    expect(first['content-length']).toBe(String(Buffer.byteLength('{"a":"é"}')));
+    expect(first['accept-encoding']).toBeUndefined();
+    expect(seen[1]!.headers['x-api-key']).toBe('k2');
+  });
+
+  it("sends a URL's credentials as basic authorization, as http.request(url) does", async () => {
+    seen = [];
+    await withFetch(async ({ fetch }) => {
+      const url = new URL(`${base}/creds`);
+      url.username = 'user';
+      url.password = 'p@ss';
+      await nodeText(await fetch(url.href, { method: 'GET' }));
+    });
+    expect(seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('user:p@ss').toString('base64')}`);
+  });
+
+  it('answers a success with status and headers as a Response has them, its body taken once as a Node stream', async () => {
+    await withFetch(async ({ fetch }) => {
+      const res = await fetch(`${base}/ok`, { method: 'POST', body: 'x' });
+      // No platform Response (nor hono's wrapper of one) is built per stream start: the point of it.
+      expect(res).not.toBeInstanceOf(Response);
+      expect(res.ok).toBe(true);
+      expect(res.status).toBe(200);
+      expect(res.url).toBe('');
+      expect(res.headers).toBeInstanceOf(Headers);
+      expect(res.headers.get('request-id')).toBe('req_abc');
+      expect(res.headers.get('x-thing')).toBe('one, two');
+      // As the SDK lists them (`entries()`): lower-case names, sorted.
+      const entries = (res.headers as unknown as { entries(): Iterable<[string, string]> }).entries();
+      const names = [...entries].map(([name]) => name);
+      expect(names).toEqual([...names].sort());
+      expect(names).toEqual(expect.arrayContaining(['content-type', 'request-id', 'x-thing']));
+      // The SDK touches the body of every response; that alone leaves the Node body to the adapter.
+      expect(res.body).toBe(res.body);
+      expect(await nodeText(res)).toBe('answer to POST /ok: x');
+      expect(takeNodeBody(res)).toBeUndefined();
+    });
+  });
+
+  it("reads a success's body as text, JSON or a web stream for readers other than the adapter", async () => {
+    await withFetch(async ({ fetch }) => {
+      const asText = await fetch(`${base}/text`, { method: 'POST', body: 't' });
+      expect(await asText.text()).toBe('answer to POST /text: t');
+      expect(asText.bodyUsed).toBe(true);
+      // Read through the web body, the Node body is no longer the adapter's to take.
+      expect(takeNodeBody(asText)).toBeUndefined();
+
+      const json = await fetch(`${base}/json`, { method: 'POST', body: '1' });
+      const cloned = json.clone();
+      await expect(cloned.text()).resolves.toBe('answer to POST /json: 1');
+
+      const web = await fetch(`${base}/web`, { method: 'POST', body: 'w' });
+      let text = '';
+      for await (const chunk of web.body as unknown as AsyncIterable<Uint8Array>)
+        text += Buffer.from(chunk).toString();
+      expect(text).toBe('answer to POST /web: w');
+    });
+  });
+
+  it('answers an error status with a platform Response whose body the SDK can read', async () => {
+    await withFetch(async ({ fetch }) => {
+      const res = await fetch(`${base}/limited`, { method: 'POST', body: '{}' });
+      expect(res).toBeInstanceOf(Response);
+      expect(res.ok).toBe(false);
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('7');
+      expect(await res.json()).toEqual({
+        type: 'error',
+        error: { type: 'rate_limit_error', message: 'slow down' },
+      });
+      const empty = await fetch(`${base}/empty`, { method: 'GET' });
+      expect(empty.status).toBe(204);
+      expect(empty.body).toBeNull();
+    });
+  });
+
+  it('rejects with an abort when the signal aborts before the answer', async () => {
+    await withFetch(async ({ fetch }) => {
+      const controller = new AbortController();
+      const pending = fetch(`${base}/hang`, { method: 'POST', body: '{}', signal: controller.signal });
+      const before = hanging.length;
+      await expect.poll(() => hanging.length, { timeout: 5000 }).toBe(before + 1);
+      controller.abort();
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    });
+  });
+
+  it('carries an SDK streaming request: the SDK builds it, the adapter reads its body from the socket', async () => {
+    seen = [];
+    await withFetch(async ({ fetch }) => {
+      const client = new Anthropic({ apiKey: 'sk-test', baseURL: base, maxRetries: 0, fetch });
+      const response = await client.messages
+        .create({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] })
+        .asResponse();
+      const reader = readBody(response);
+      expect(reader.headers.get('request-id')).toBe('req_abc');
+      let text = '';
+      await reader.read((chunk) => {
+        text += Buffer.from(chunk).toString();
+        return true;
+      });
+      reader.release(true);
+      expect(text).toContain('answer to POST /v1/messages');
+      expect(text).toContain('"stream":true');
+    });
+    const sent = seen[0]!.headers;
+    // The SDK's own headers (its credentials, whichever header it puts them in) go out as it built them.
+    expect(`${sent['x-api-key'] ?? ''}${sent.authorization ?? ''}`).toContain('sk-test');
+    expect(sent['x-stainless-retry-count']).toBe('0');
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({ model: 'm', stream: true });
+  });
+});
