@@ -33,8 +33,6 @@ import type { Upstream } from './core/upstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, observeUpstreamPool } from './metrics.js';
 import { Readiness } from './readiness.js';
-import { redisConnection, redisTickets, startRedisStore } from './redis/redis-backend.js';
-import { RedisConversationStore } from './redis/redis-conversation-store.js';
 import { logStreams } from './stream-logs.js';
 import { traceStreams } from './tracing/stream-spans.js';
 import type { Authenticate } from './transports/authenticate.js';
@@ -88,14 +86,17 @@ export interface StartOptions {
 
 export async function startRelay(config: Config, options: StartOptions = {}): Promise<RelayServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // Loaded only with REDIS_URL: the redis client's modules take ~100 ms to load at start-up and
+  // hold memory that a relay without Redis never uses.
+  const redisModules = config.redisUrl === '' ? undefined : await loadRedisModules();
   // Made, not connected: tickets are checked through it, and nothing runs before the auth check.
-  const sharedRedis = config.redisUrl === '' ? undefined : redisConnection(config.redisUrl, logger);
+  const sharedRedis = redisModules?.redisConnection(config.redisUrl, logger);
   // First, so a bad keys file or an unsafe anonymous setup refuses to start before anything runs.
   const auth = createRelayAuth(authSettings(config), {
     wsPath: WS_PATH,
     logger,
     ...(options.keysPollMs === undefined ? {} : { keysPollMs: options.keysPollMs }),
-    ...(sharedRedis ? { sharedTickets: redisTickets(sharedRedis) } : {}),
+    ...(sharedRedis && redisModules ? { sharedTickets: redisModules.redisTickets(sharedRedis) } : {}),
   });
   let simulated: SimulatedUpstream | undefined;
   let upstream = options.upstream;
@@ -137,15 +138,25 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
       : describeTarget(target);
 
   // With REDIS_URL, streams and conversations are kept in Redis and any instance serves any of them.
-  const redis = sharedRedis
-    ? await startRedisStore(sharedRedis, redisSettings(config), streamsSettings(config), logger)
-    : undefined;
+  const redis =
+    sharedRedis && redisModules
+      ? await redisModules.startRedisStore(
+          sharedRedis,
+          redisSettings(config),
+          streamsSettings(config),
+          logger,
+        )
+      : undefined;
   // With Redis, per-key limits hold across every instance.
   const limiter = options.limiter ?? redis?.limiter ?? new MemoryLimiter();
   const conversations = new Conversations({
-    store: redis
-      ? new RedisConversationStore({ connection: redis.connection, ttlMs: config.conversationTtlMs })
-      : new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
+    store:
+      redis && redisModules
+        ? new redisModules.RedisConversationStore({
+            connection: redis.connection,
+            ttlMs: config.conversationTtlMs,
+          })
+        : new MemoryConversationStore({ ttlMs: config.conversationTtlMs }),
     limits: conversationSettings(config),
     onError: (err, id) =>
       logger.error({ err, conversation_id: id }, 'could not keep a conversation exchange'),
@@ -345,4 +356,18 @@ export async function startRelay(config: Config, options: StartOptions = {}): Pr
     'relay listening',
   );
   return { url, port, server, registry, simulated, upstream, readiness, upstreamName, drain, close };
+}
+
+/** The Redis backend's modules (and with them the `redis` client), imported when configured. */
+async function loadRedisModules() {
+  const [backend, conversations] = await Promise.all([
+    import('./redis/redis-backend.js'),
+    import('./redis/redis-conversation-store.js'),
+  ]);
+  return {
+    redisConnection: backend.redisConnection,
+    redisTickets: backend.redisTickets,
+    startRedisStore: backend.startRedisStore,
+    RedisConversationStore: conversations.RedisConversationStore,
+  };
 }
