@@ -15,7 +15,15 @@ import {
   startClient,
   startServer,
 } from './procs.js';
-import type { Job, JobResult, TargetSpec } from './protocol.js';
+import type { Job, JobResult, Protocol, TargetSpec } from './protocol.js';
+
+/** How the load client speaks to each of the relay's targets. */
+const RELAY_PROTOCOLS = {
+  sse: 'relay-sse',
+  ws: 'relay-ws',
+  'ws-mux': 'relay-ws-mux',
+  'ws-batch': 'relay-ws-batch',
+} as const satisfies Record<string, Protocol>;
 
 /** What the simulator's `GET /_sim/requests` answers, the fields the bench reads. */
 export interface SimRecord {
@@ -170,8 +178,9 @@ export class Harness {
         case 'sse':
         case 'ws':
         case 'ws-mux':
+        case 'ws-batch':
           if (this.relay) {
-            const protocol = name === 'sse' ? 'relay-sse' : name === 'ws' ? 'relay-ws' : 'relay-ws-mux';
+            const protocol = RELAY_PROTOCOLS[name];
             // With auth on (RELAY_API_KEYS or RELAY_KEYS_FILE for the relay), RELAY_KEY is the client's key.
             const relayKey = process.env.RELAY_KEY;
             out.push({

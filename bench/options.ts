@@ -25,9 +25,15 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const STRACE_SCENARIOS = ['latency', 'throughput', 'bulk100'] as const;
 export type StraceScenario = (typeof STRACE_SCENARIOS)[number];
 
-/** `ws-mux`: every stream of a job on one WebSocket; only the bulk100 scenario runs it. */
-export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws', 'ws-mux'] as const;
+/**
+ * `ws-mux`: every stream of a job on one WebSocket; only the bulk100 scenario runs it.
+ * `ws-batch`: one WebSocket per stream with batched frames (`?frames=batch`); latency,
+ * throughput and bulk100 run it.
+ */
+export const BUILTIN_TARGETS = ['direct', 'pipe', 'sse', 'ws', 'ws-mux', 'ws-batch'] as const;
 export type BuiltinTarget = (typeof BUILTIN_TARGETS)[number];
+/** Without --targets: all but `ws-batch` (an opt-in protocol variant; name it to measure it). */
+const DEFAULT_TARGETS: readonly BuiltinTarget[] = BUILTIN_TARGETS.filter((t) => t !== 'ws-batch');
 
 export type Mode = 'full' | 'quick' | 'smoke';
 
@@ -201,7 +207,7 @@ Flags:
   --smoke               tiny sizes, a subset of scenarios (CI: checks the harness, not speed)
   --reps N              repetitions per measurement (default 3 full, 1 quick/smoke)
   --scenarios a,b       among ${SCENARIOS.join(', ')} (default all; smoke: ${SMOKE_SCENARIOS.join(', ')})
-  --targets a,b         among ${BUILTIN_TARGETS.join(', ')} (default all)
+  --targets a,b         among ${BUILTIN_TARGETS.join(', ')} (default all but ws-batch)
   --target [NAME=]URL   also measure another relay speaking Anthropic's /v1/messages (repeatable);
                         its requests carry BENCH_TARGET_API_KEY as x-api-key when set. Point it at
                         the bench's simulator (fix its port with --sim-port) to relay the same stream
@@ -292,7 +298,7 @@ export function parseBenchArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
           ? [...SMOKE_SCENARIOS]
           : [...SCENARIOS];
   const targets =
-    values.targets !== undefined ? list(values.targets, BUILTIN_TARGETS, 'targets') : [...BUILTIN_TARGETS];
+    values.targets !== undefined ? list(values.targets, BUILTIN_TARGETS, 'targets') : [...DEFAULT_TARGETS];
   if (!targets.includes('direct')) targets.unshift('direct'); // the floor every "added" is measured from
   const extra = (values.target ?? []).map((raw, i): ExtraTarget => {
     const eq = raw.indexOf('=');

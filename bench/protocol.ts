@@ -15,7 +15,9 @@ export type Protocol =
    * The relay's `/v1/ws`, every stream of a job on one shared connection (as the demo page and
    * `relay chat` multiplex): starts tagged by `ref`, events routed by `stream_id`.
    */
-  | 'relay-ws-mux';
+  | 'relay-ws-mux'
+  /** The relay's `/v1/ws?frames=batch`, one connection per stream: each flush of events is one array frame. */
+  | 'relay-ws-batch';
 
 export interface TargetSpec {
   readonly name: string;

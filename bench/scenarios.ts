@@ -30,14 +30,20 @@ const per1k = (cpu: number | null, tokens: number): number | null =>
 
 /** Scenarios that run `ws-mux` (one shared WebSocket per job); the others measure one socket per stream. */
 const MUX_SCENARIOS: readonly ScenarioName[] = ['bulk100'];
+/** Scenarios that run `ws-batch` (batched frames, one socket per stream): the CPU-per-token ones. */
+const BATCH_SCENARIOS: readonly ScenarioName[] = ['latency', 'throughput', 'bulk100'];
 
 /** Starts this scenario's relay (under --cpu-prof when it is the profiled one) and pipe; warms up. */
 async function prepare(h: Harness, scenario: ScenarioName): Promise<Target[]> {
-  const names = h.opts.targets.filter((t) => t !== 'ws-mux' || MUX_SCENARIOS.includes(scenario));
+  const names = h.opts.targets.filter(
+    (t) =>
+      (t !== 'ws-mux' || MUX_SCENARIOS.includes(scenario)) &&
+      (t !== 'ws-batch' || BATCH_SCENARIOS.includes(scenario)),
+  );
   const prof = h.opts.cpuProfDir;
   const flags =
     prof !== undefined && h.opts.cpuProfScenario === scenario ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
-  if (names.includes('sse') || names.includes('ws') || names.includes('ws-mux')) await h.startRelay(flags);
+  if (names.some((t) => t === 'sse' || t.startsWith('ws'))) await h.startRelay(flags);
   if (names.includes('pipe')) await h.startPipe();
   const targets = h.targets([...names, ...h.opts.extra.map((e) => e.name)]);
   await h.warmUp(targets);

@@ -190,9 +190,10 @@ export function runStream(
             if (finished) return;
             replayFrom = process.hrtime.bigint();
             const gen = ++generation;
+            const resume = { type: 'resume', stream_id: id, after: eventSeq };
             conn =
-              target.protocol === 'relay-ws'
-                ? relayWs(target, { type: 'resume', stream_id: id, after: eventSeq }, handlers(gen))
+              target.protocol === 'relay-ws' || target.protocol === 'relay-ws-batch'
+                ? relayWs(target, resume, handlers(gen), target.protocol === 'relay-ws-batch')
                 : relaySseResume(target, id, eventSeq, handlers(gen));
           }, action.pauseMs);
           return;
@@ -256,6 +257,18 @@ export function runStream(
             request: relayRequest(prompt, maxTokens, job.onDisconnect),
           },
           h,
+        );
+        break;
+      case 'relay-ws-batch':
+        conn = relayWs(
+          target,
+          {
+            type: 'start',
+            ref: String(index),
+            request: relayRequest(prompt, maxTokens, job.onDisconnect),
+          },
+          h,
+          true,
         );
         break;
       case 'relay-ws-mux':
