@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { type RequestBudget, tooLarge } from './request-budget.js';
 import { wsBatchMessage, wsMessage } from './wire.js';
 import { FloodGuard } from './ws-flood-guard.js';
+import { type WsEnvelope, wsBatchFrame, wsEnvelope, wsEventFrames } from './ws-frames.js';
 import {
   type CancelFrame,
   type ErrorContext,
@@ -84,7 +85,7 @@ export class WsConnection {
   /** Set while reading is paused by the flood limit; resumes reading when it fires. */
   private floodPause: NodeJS.Timeout | undefined;
 
-  /** `socket` is the raw socket `ws` was upgraded on: corked around each batch, watched for 'drain'. */
+  /** `socket` is the raw socket `ws` was upgraded on: each batch's frames are written to it at once, and it is watched for 'drain'. */
   constructor(ws: WebSocket, socket: Duplex, options: WsConnectionOptions) {
     this.ws = ws;
     this.socket = socket;
@@ -315,13 +316,15 @@ export class WsConnection {
    * sees zero subscribers (which would start its disconnect policy).
    */
   private attach(stream: StreamHandle, after: number, ref?: string): void {
-    const idJson = JSON.stringify(stream.id);
-    const refJson = ref === undefined ? undefined : JSON.stringify(ref);
+    const envelope = wsEnvelope(
+      JSON.stringify(stream.id),
+      ref === undefined ? undefined : JSON.stringify(ref),
+    );
     const previous = this.attached.get(stream.id);
     const attachment: Attachment = { cursor: undefined };
     const sink: CursorSink = {
       ready: () => this.accepting(),
-      write: (entries) => this.send(entries, idJson, refJson),
+      write: (entries) => this.send(entries, envelope),
       waitDrain: (onDrain) => this.waitDrain(onDrain),
       end: (outcome) => {
         if (this.attached.get(stream.id) === attachment) this.attached.delete(stream.id);
@@ -337,22 +340,16 @@ export class WsConnection {
   }
 
   /**
-   * Sends a cursor flush: each entry as its own text frame (corking the socket so the batch leaves
-   * in one write), or, with `?frames=batch`, all of them as one JSON-array frame.
-   * Returns false once the buffer is over the high-water mark; the cursor then waits for 'drain'.
+   * Sends a cursor flush in one socket write: each entry as its own text frame, or, with
+   * `?frames=batch`, all of them as one JSON-array frame (framed here, not by `ws.send`: see
+   * ws-frames.ts). Returns false once the buffer is over the high-water mark; the cursor then
+   * waits for 'drain'.
    */
-  private send(entries: readonly LogEntry[], idJson: string, refJson: string | undefined): boolean {
+  private send(entries: readonly LogEntry[], envelope: WsEnvelope): boolean {
     if (this.ws.readyState !== WebSocket.OPEN) return true; // closing: the cursor is about to be detached
-    if (this.options.frames === 'batch') {
-      this.ws.send(wsBatchMessage(entries, idJson, refJson));
-    } else {
-      this.socket.cork();
-      try {
-        for (const entry of entries) this.ws.send(wsMessage(entry, idJson, refJson));
-      } finally {
-        this.socket.uncork();
-      }
-    }
+    this.socket.write(
+      this.options.frames === 'batch' ? wsBatchFrame(entries, envelope) : wsEventFrames(entries, envelope),
+    );
     if (this.overHardLimit()) return true; // closed: the cursor was detached
     return this.accepting();
   }

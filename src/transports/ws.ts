@@ -3,8 +3,8 @@
  * (the protocol is in ws-protocol.ts, one connection's work in ws-connection.ts).
  *
  * `ws` runs in noServer mode on the HTTP server's 'upgrade' event rather than through
- * @hono/node-server's helper, because the sinks need the raw socket: cork/uncork around each batch
- * and its 'drain' for backpressure. Compression stays off: it would cost a copy per event.
+ * @hono/node-server's helper, because the sinks need the raw socket: each batch's frames (framed
+ * in ws-frames.ts) go to it in one write, and its 'drain' drives backpressure. Compression stays off: it would cost a copy per event.
  */
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
