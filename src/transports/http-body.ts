@@ -31,18 +31,13 @@ export async function readJsonBody(
   }
   let value: unknown;
   try {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Not destroyed on an early exit: the refused rest is drained instead (see refuse).
-    for await (const chunk of incoming.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limitBytes) throw refuse(incoming, tooLarge('the request body', limitBytes));
+    const chunks = await readChunks(incoming, (size) => {
+      if (size > limitBytes) throw tooLarge('the request body', limitBytes);
       if (budget !== undefined && size > reserved) {
         budget.reserve(size - reserved);
         reserved = size;
       }
-      chunks.push(chunk);
-    }
+    });
     const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
     if (text.trim() === '')
       throw new RelayError('invalid_request', 'the request body is empty; send a JSON object');
@@ -64,6 +59,51 @@ export async function readJsonBody(
     throw new RelayError('invalid_request', tooDeepMessage('the request body'));
   }
   return value;
+}
+
+/**
+ * The body's chunks, read with plain listeners (an async iterator over the request costs a
+ * generator, a finished() watcher and a promise per chunk on every stream start). `accept(size)`
+ * sees the running total before each chunk is kept and may throw to stop reading: the rest is
+ * then left for `refuse` to drain. A request that fails or closes before its end rejects.
+ */
+function readChunks(incoming: IncomingMessage, accept: (size: number) => void): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  if (incoming.readableEnded) return Promise.resolve(chunks);
+  if (incoming.destroyed) return Promise.reject(incoming.errored ?? prematureClose());
+  return new Promise<Buffer[]>((resolve, reject) => {
+    let size = 0;
+    const stop = (err?: unknown): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+      if (err === undefined) resolve(chunks);
+      else reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      try {
+        accept(size);
+      } catch (err) {
+        stop(err);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => stop();
+    const onError = (err: Error): void => stop(err);
+    // 'close' without 'end': the client went away mid-body (after 'end' this listener is gone).
+    const onClose = (): void => stop(incoming.errored ?? prematureClose());
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
 /**
