@@ -5,11 +5,11 @@
  * stream-generation.ts; where streams are kept and how any instance reads them is the store's job
  * (stream-store.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { RelayError, shuttingDown } from './errors.js';
 import { checkRequestPolicy, type Lease, type Limiter, UNLIMITED } from './limiter.js';
 import { MemoryStreamStore } from './memory-stream-store.js';
 import { type Limits, NO_LIMITS } from './principal.js';
+import { randomToken } from './random-token.js';
 import type { MessageParam, StreamRequest, SystemParam } from './request.js';
 import { toUpstreamRequest } from './request.js';
 import {
@@ -382,7 +382,7 @@ export class StreamRegistry {
 
 /** 128 random bits, URL-safe, like stream ids: a conversation id is a capability too. */
 export function newConversationId(): string {
-  return `conv_${randomBytes(16).toString('base64url')}`;
+  return `conv_${randomToken(16)}`;
 }
 
 /**
@@ -395,7 +395,7 @@ export function mintConversation(req: StreamRequest): StreamRequest {
 
 /** 128 random bits, URL-safe: unguessable, so an id is a capability to read and cancel. */
 export function newStreamId(): string {
-  return `str_${randomBytes(16).toString('base64url')}`;
+  return `str_${randomToken(16)}`;
 }
 
 function truncateId(id: string): string {
