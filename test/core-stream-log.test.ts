@@ -102,6 +102,20 @@ describe('StreamLog', () => {
     expect(log.size.events).toBe(1);
     expect(log.readAfter(log.lastSeq - 1)).toHaveLength(1);
   });
+
+  it('tells its trim listener once, right before the first drop, with the newest event in and the start still held', () => {
+    const log = new StreamLog({ maxEvents: 3, maxBytes: 1 << 20 });
+    const seen: { last: number; held: number[] }[] = [];
+    log.beforeTrim(() => seen.push({ last: log.lastSeq, held: log.readAfter(0).map((e) => e.seq) }));
+    for (let i = 1; i <= 3; i++) log.append(text(i));
+    expect(seen).toEqual([]);
+    log.append(text(4));
+    expect(seen).toEqual([{ last: 4, held: [1, 2, 3, 4] }]);
+    expect(log.firstSeq).toBe(2);
+    for (let i = 5; i <= 9; i++) log.append(text(i));
+    log.append({ type: 'done', stop_reason: 'end_turn', usage });
+    expect(seen).toHaveLength(1);
+  });
 });
 
 describe('Cursor', () => {

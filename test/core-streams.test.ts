@@ -288,3 +288,50 @@ describe('StreamRegistry', () => {
     expect(after).toBeLessThanOrEqual(baseline);
   });
 });
+
+describe('the assembled reply (?include=message)', () => {
+  /** Text at block 0, a client tool call at block 1: 10 events in the log with start and done. */
+  function toolScript(tail: ScriptStep[] = []): ScriptStep[] {
+    return [
+      { type: 'usage', usage: { input_tokens: 7, output_tokens: 1 } },
+      ...[1, 2, 3, 4, 5].map((i): ScriptStep => ({ type: 'text', text: `t${i} `, index: 0 })),
+      { type: 'tool_use', index: 1, id: 'toolu_1', name: 'calc', kind: 'client' },
+      { type: 'tool_input', index: 1, partial_json: '{"a":' },
+      { type: 'tool_input', index: 1, partial_json: '1}' },
+      ...tail,
+    ];
+  }
+  const WHOLE = [
+    { type: 'text', text: 't1 t2 t3 t4 t5 ' },
+    { type: 'tool_use', id: 'toolu_1', name: 'calc', input: { a: 1 } },
+  ];
+
+  it('is whole whichever event makes the log drop the stream start (each block once, nothing missed)', async () => {
+    for (let maxEvents = 1; maxEvents <= 11; maxEvents++) {
+      const { registry: r } = registry(() => toolScript([{ type: 'done', stop_reason: 'tool_use' }]), {
+        log: { maxEvents, maxBytes: 1 << 20 },
+      });
+      const stream = await r.create({ message: 'hi' }, { owner: 'a' });
+      await r.settled(stream.id);
+      const message = await stream.message();
+      expect({ maxEvents, content: message.content }).toEqual({ maxEvents, content: WHOLE });
+      expect(message.stop_reason).toBe('tool_use');
+    }
+  });
+
+  it('is whole while the stream runs, trimmed or not, and a cancelled reply keeps only complete blocks', async () => {
+    for (const maxEvents of [3, 1000]) {
+      const { registry: r } = registry(() => toolScript([{ hang: true }]), {
+        log: { maxEvents, maxBytes: 1 << 20 },
+      });
+      const stream = await r.create({ message: 'hi' }, { owner: 'a' });
+      const deadline = Date.now() + 5000;
+      while (stream.lastSeq < 9 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await stream.message()).content).toEqual(WHOLE);
+      await stream.cancel('client');
+      await r.settled(stream.id);
+      expect((await stream.message()).content).toEqual(WHOLE);
+    }
+  });
+});

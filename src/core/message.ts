@@ -3,10 +3,10 @@
  * non-streaming, by the SDK's own accumulation rules (MessageStream): a block starts as its start
  * event says, text and thinking deltas append, a citation is pushed onto the text block's
  * `citations`, a signature is set, tool input is the parsed concatenation of its JSON deltas.
- * Every generation feeds one as its events are appended (O(1) per event), so the reply survives
- * the log's bounds: conversations keep it as the assistant turn, and
+ * A generation folds its log when asked (conversations keep the result as the assistant turn, and
  * `GET /v1/streams/:id?include=message` answers it, so a client can send the next turn without
- * rebuilding it.
+ * rebuilding it); only once the log is about to drop the stream's start does it keep an assembler
+ * fed as events are appended (O(1) per event), so the reply survives the log's bounds.
  */
 import {
   assertNever,
@@ -42,9 +42,14 @@ export function assembleMessage(
   terminal: TerminalEvent | undefined,
   usage: Usage,
 ): AssembledMessage {
+  return assemble(events).message(model, terminal, usage);
+}
+
+/** An assembler fed a stream's events from its first (non-content events are passed over). */
+export function assemble(events: Iterable<RelayEvent>): MessageAssembler {
   const assembler = new MessageAssembler();
   for (const event of events) if (isContentEvent(event)) assembler.add(event);
-  return assembler.message(model, terminal, usage);
+  return assembler;
 }
 
 /** The Message shape around assembled content: the stop fields of `done`, and the usage. */

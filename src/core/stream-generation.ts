@@ -15,7 +15,7 @@ import {
   type TerminalEvent,
   type Usage,
 } from './events.js';
-import { type AssembledMessage, type ContentBlock, MessageAssembler } from './message.js';
+import { type AssembledMessage, assemble, type ContentBlock, type MessageAssembler } from './message.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
@@ -108,10 +108,12 @@ export class StreamGeneration {
   private cancelReason: CancelReason | undefined;
   private readonly meter = new UsageMeter();
   /**
-   * The reply assembled as events are appended (O(1) per event): what a conversation keeps and
-   * `?include=message` answers, whatever the log's bounds have dropped since.
+   * The reply assembled as events are appended (O(1) per event), kept only from the moment the
+   * log is about to drop the stream's start: until then the log itself is the reply, folded when
+   * a conversation or `?include=message` asks (most streams never drop anything, and an
+   * assembler per open stream cost a string append per delta and the reply held twice).
    */
-  private readonly assembler = new MessageAssembler();
+  private assembler: MessageAssembler | undefined;
   private readonly keepTurn: GenerationInit['keepTurn'];
   /**
    * The terminal event once the generation decided to end: set before the conversation turn is
@@ -137,6 +139,9 @@ export class StreamGeneration {
     this.transport = init.transport ?? 'other';
     this.hooks = init.hooks;
     this.log = new StreamLog(init.config.log);
+    this.log.beforeTrim(() => {
+      this.assembler = this.fold();
+    });
     this.settled = new Promise((resolve) => {
       this.resolveSettled = resolve;
     });
@@ -179,7 +184,7 @@ export class StreamGeneration {
   outcome(): StreamOutcome {
     const terminal = this.ending;
     if (terminal === undefined) throw new Error('stream has not ended');
-    const assembler = this.assembler;
+    const assembler = this.assembler ?? this.fold();
     return {
       terminal,
       content: terminal.type === 'done' ? assembler.content() : assembler.completeContent(),
@@ -188,7 +193,12 @@ export class StreamGeneration {
 
   /** The reply so far as the non-streaming Message (complete once `done`), from the first event on. */
   message(): AssembledMessage {
-    return this.assembler.message(this.model, this.terminal, this.usage);
+    return (this.assembler ?? this.fold()).message(this.model, this.terminal, this.usage);
+  }
+
+  /** The reply folded from the log, which holds every event while no assembler is kept. */
+  private fold(): MessageAssembler {
+    return assemble(this.log.readAfter(0).map((entry) => entry.event));
   }
 
   /**
@@ -333,7 +343,8 @@ export class StreamGeneration {
     else this.hooks?.contentGap?.(this, now - (this.lastContentAt ?? now));
     this.lastContentAt = now;
     this.meter.count(event);
-    this.assembler.add(event);
+    // Before the append: an append that trims the log folds the assembler from it, this event included.
+    this.assembler?.add(event);
   }
 
   private finish(event: TerminalEvent): void {

@@ -67,6 +67,8 @@ export class StreamLog {
   /** Set once the log has ended; `entries` is then empty. */
   private packed: Packed | undefined;
   private readonly listeners = new Set<() => void>();
+  /** Told once, right before the log first drops events from its start (see `beforeTrim`). */
+  private trimListener: (() => void) | undefined;
   /**
    * Seq and monotonic ms (performance.now) of the first content event this log got: one timestamp
    * per stream, from which a cursor measures the time the relay added before a client saw it.
@@ -120,6 +122,8 @@ export class StreamLog {
     if (isTerminal(body)) {
       this.terminalEntry = entry;
       this.evict();
+      // Nothing is dropped from an ended log; the listener's owner (a generation) may go.
+      this.trimListener = undefined;
       this.pack();
     } else {
       if (this.firstContent === undefined && isContent(body))
@@ -225,6 +229,14 @@ export class StreamLog {
     };
   }
 
+  /**
+   * Calls `listener` once, right before the bounds first drop events from the log's start (the
+   * newest event is already in): whoever folds the whole stream from the log can take it over then.
+   */
+  beforeTrim(listener: () => void): void {
+    this.trimListener = listener;
+  }
+
   get listenerCount(): number {
     return this.listeners.size;
   }
@@ -248,6 +260,11 @@ export class StreamLog {
       this.entries.length - this.head > 1 &&
       (this.entries.length - this.head > this.limits.maxEvents || this.bytes > this.limits.maxBytes)
     ) {
+      if (this.trimListener !== undefined) {
+        const listener = this.trimListener;
+        this.trimListener = undefined;
+        listener();
+      }
       const dropped = this.entries[this.head++]!;
       this.bytes -= dropped.json.length;
     }
