@@ -217,6 +217,53 @@ describe('Cursor', () => {
     small.detach();
   });
 
+  it('takes turns between replay backlogs: one batch per cursor per turn, each cursor in the order it asked', async () => {
+    const order: string[] = [];
+    const cursors = ['a', 'b', 'c'].map((name) => {
+      const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+      for (let i = 1; i <= 6; i++) log.append(text(i));
+      const sink = new MemorySink();
+      const write = sink.write.bind(sink);
+      sink.write = (entries) => {
+        order.push(`${name}${entries[0]!.seq}`);
+        return write(entries);
+      };
+      return {
+        log,
+        sink,
+        cursor: new Cursor(log, sink, 0, { maxLagEvents: 100, batch: { maxEvents: 2, maxBytes: 1 << 20 } }),
+      };
+    });
+    for (const c of cursors) c.cursor.start();
+    expect(order).toEqual(['a1', 'b1', 'c1']);
+    await tick();
+    expect(order).toEqual(['a1', 'b1', 'c1', 'a3', 'b3', 'c3']);
+    await tick();
+    expect(order.slice(6)).toEqual(['a5', 'b5', 'c5']);
+    await tick();
+    expect(order).toHaveLength(9);
+    // Live: appends to every log in one turn are one write per cursor on the next, in append order.
+    cursors[2]!.log.append(text(7));
+    cursors[0]!.log.append(text(7));
+    cursors[0]!.log.append(text(8));
+    expect(order).toHaveLength(9);
+    await tick();
+    expect(order.slice(9)).toEqual(['c7', 'a7']);
+    expect(cursors[0]!.sink.batches.at(-1)!.map((e) => e.seq)).toEqual([7, 8]);
+  });
+
+  it('a cursor detached while its flush is queued writes nothing more', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    const sink = new MemorySink();
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100, batch: BIG });
+    cursor.start();
+    log.append(text(1));
+    cursor.detach();
+    await tick();
+    expect(sink.batches).toEqual([]);
+    expect(log.listenerCount).toBe(0);
+  });
+
   it('writes the next batch of a replay only after drain, and nothing at all into a sink that is not ready', async () => {
     const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
     for (let i = 1; i <= 30; i++) log.append(text(i));

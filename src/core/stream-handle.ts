@@ -165,11 +165,7 @@ export class LogHandle implements StreamHandle {
   }
 
   attach(sink: CursorSink, after = 0, reader?: ReaderTag): Cursor {
-    const cursor = new Cursor(this.log, sink, after, {
-      ...this.limits,
-      onClose: this.onCursorClose,
-      reader,
-    });
+    const cursor = new Cursor(this.log, sink, after, this.limits, reader, this.onCursorClose);
     this.cursors.add(cursor);
     this.control.readers(this.cursors.size);
     cursor.start();

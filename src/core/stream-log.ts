@@ -66,7 +66,11 @@ export class StreamLog {
   private terminalEntry: LogEntry | undefined;
   /** Set once the log has ended; `entries` is then empty. */
   private packed: Packed | undefined;
-  private readonly listeners = new Set<() => void>();
+  /**
+   * Replaced, never mutated, on (un)subscribe: an append iterates the array it started with while
+   * a listener unsubscribes (a cursor that ends). Usually one or two; a Set cost 150 B per log.
+   */
+  private listeners: readonly (() => void)[] = NO_LISTENERS;
   /** Told once, right before the log first drops events from its start (see `beforeTrim`). */
   private trimListener: (() => void) | undefined;
   /**
@@ -130,7 +134,8 @@ export class StreamLog {
         this.firstContent = { seq: entry.seq, at: performance.now() };
       this.evict();
     }
-    for (const listener of this.listeners) listener();
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!();
     return entry;
   }
 
@@ -223,10 +228,17 @@ export class StreamLog {
 
   /** Calls `listener` after every append; returns the unsubscribe function. */
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    this.listen(listener);
+    return () => this.unlisten(listener);
+  }
+
+  /** `subscribe` without the unsubscribe closure: undone by `unlisten` with the same function. */
+  listen(listener: () => void): void {
+    if (!this.listeners.includes(listener)) this.listeners = [...this.listeners, listener];
+  }
+
+  unlisten(listener: () => void): void {
+    if (this.listeners.includes(listener)) this.listeners = this.listeners.filter((l) => l !== listener);
   }
 
   /**
@@ -238,7 +250,7 @@ export class StreamLog {
   }
 
   get listenerCount(): number {
-    return this.listeners.size;
+    return this.listeners.length;
   }
 
   /**
@@ -276,6 +288,7 @@ export class StreamLog {
 }
 
 const EMPTY: readonly LogEntry[] = Object.freeze([]);
+const NO_LISTENERS: readonly (() => void)[] = Object.freeze([]);
 
 /**
  * The concatenated string made flat. V8 keeps `a + b` as a rope (every piece still reachable)
@@ -355,7 +368,42 @@ export interface CursorOptions extends CursorLimits {
   /** Who reads: reported to at start, first content and cut (absent: nobody listens). */
   readonly reader?: ReaderTag | undefined;
   /** Told once when the cursor stops for any reason (after `sink.end` when that was called). */
-  readonly onClose?: (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }) => void;
+  readonly onClose?: CursorClose | undefined;
+}
+
+export type CursorClose = (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }) => void;
+
+/**
+ * Cursors with appended events to write, flushed together once per turn of the event loop: one
+ * `setImmediate` per turn for the process instead of one per cursor per event. A cursor with more
+ * backlog than one batch queues itself again during the flush, so it goes on the next turn (the
+ * queue is swapped before it is run) and other sockets get theirs first.
+ */
+let queued: Cursor[] = [];
+let spare: Cursor[] = [];
+let flushScheduled = false;
+
+function enqueue(cursor: Cursor): void {
+  queued.push(cursor);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(runQueue);
+  }
+}
+
+function runQueue(): void {
+  flushScheduled = false;
+  const run = queued;
+  queued = spare;
+  let i = 0;
+  try {
+    for (; i < run.length; i++) run[i]!.flushQueued();
+  } finally {
+    // A sink that threw must not strand the cursors after it: they go on the next turn.
+    for (i++; i < run.length; i++) enqueue(run[i]!);
+    run.length = 0;
+    spare = run;
+  }
 }
 
 /**
@@ -367,7 +415,10 @@ export interface CursorOptions extends CursorLimits {
 export class Cursor {
   private readonly log: StreamLog;
   private readonly sink: CursorSink;
-  private readonly options: CursorOptions;
+  /** Shared by every cursor of a store (a per-cursor copy with the reader in it cost 270 B). */
+  private readonly limits: CursorLimits;
+  private readonly reader: ReaderTag | undefined;
+  private readonly onClose: CursorClose | undefined;
   private position: number;
   /** The log's last seq when the cursor started: events up to it are replay, not lag. */
   private liveFrom = 0;
@@ -378,15 +429,25 @@ export class Cursor {
   /** Whether the first content event is still to be written (only tracked when a reader listens). */
   private awaitingContent: boolean;
   private cancelDrain: (() => void) | undefined;
-  private immediate: NodeJS.Immediate | undefined;
-  private unsubscribe: (() => void) | undefined;
+  /** In the shared flush queue (see `enqueue`). */
+  private queued = false;
 
-  constructor(log: StreamLog, sink: CursorSink, after: number, options: CursorOptions) {
+  /** `reader` and `onClose`, when given, win over `options`' own (so `options` can be shared). */
+  constructor(
+    log: StreamLog,
+    sink: CursorSink,
+    after: number,
+    options: CursorOptions,
+    reader?: ReaderTag,
+    onClose?: CursorClose,
+  ) {
     this.log = log;
     this.sink = sink;
-    this.options = options;
+    this.limits = options;
+    this.reader = reader ?? options.reader;
+    this.onClose = onClose ?? options.onClose;
     this.position = after;
-    this.awaitingContent = options.reader?.hooks.firstContent !== undefined;
+    this.awaitingContent = this.reader?.hooks.firstContent !== undefined;
   }
 
   /** Seq of the last event this cursor wrote. */
@@ -403,12 +464,12 @@ export class Cursor {
     if (this.started || this.closed) return;
     this.started = true;
     this.liveFrom = Math.max(this.position, this.log.lastSeq);
-    const reader = this.options.reader;
+    const reader = this.reader;
     reader?.hooks.attached?.(reader.transport, this.position, this.liveFrom - this.position);
     // Content already in the log when this reader came is a replay: no relay-added latency to measure.
     const first = this.log.firstContentArrival;
     if (first !== undefined && first.seq <= this.liveFrom) this.awaitingContent = false;
-    this.unsubscribe = this.log.subscribe(this.onAppend);
+    this.log.listen(this.onAppend);
     this.flush();
   }
 
@@ -420,24 +481,31 @@ export class Cursor {
   private readonly onAppend = (): void => {
     if (this.closed) return;
     if (this.cancelDrain !== undefined) {
-      if (this.log.lastSeq - Math.max(this.position, this.liveFrom) > this.options.maxLagEvents) {
+      if (this.log.lastSeq - Math.max(this.position, this.liveFrom) > this.limits.maxLagEvents) {
         this.cut(
           new RelayError(
             'slow_consumer',
-            `client fell more than ${this.options.maxLagEvents} events behind; resume after seq ${this.position}`,
+            `client fell more than ${this.limits.maxLagEvents} events behind; resume after seq ${this.position}`,
           ),
         );
       }
       return;
     }
     // Batch every event appended in this turn of the event loop into one socket write.
-    this.immediate ??= setImmediate(this.flushSoon);
+    this.flushSoon();
   };
 
-  private readonly flushSoon = (): void => {
-    this.immediate = undefined;
+  private flushSoon(): void {
+    if (this.queued) return;
+    this.queued = true;
+    enqueue(this);
+  }
+
+  /** The shared queue's turn came (see `enqueue`). */
+  flushQueued(): void {
+    this.queued = false;
     this.flush();
-  };
+  }
 
   private readonly onDrain = (): void => {
     this.cancelDrain = undefined;
@@ -452,7 +520,7 @@ export class Cursor {
     }
     let batch: readonly LogEntry[];
     try {
-      batch = this.log.readAfter(this.position, this.options.batch);
+      batch = this.log.readAfter(this.position, this.limits.batch);
     } catch (err) {
       const error = err as RelayError;
       // A cursor that was already reading lost events because it lagged; a fresh one asked too late.
@@ -477,7 +545,7 @@ export class Cursor {
     }
     if (!ok) this.cancelDrain = this.sink.waitDrain(this.onDrain);
     // More backlog than one batch: the next one on the next turn, so other sockets get theirs.
-    else if (last.seq < this.log.lastSeq) this.immediate ??= setImmediate(this.flushSoon);
+    else if (last.seq < this.log.lastSeq) this.flushSoon();
   }
 
   /** Once per cursor: the batch just written reached the first content event. */
@@ -485,33 +553,31 @@ export class Cursor {
     const first = this.log.firstContentArrival;
     if (first === undefined || lastWritten < first.seq) return;
     this.awaitingContent = false;
-    const reader = this.options.reader;
+    const reader = this.reader;
     reader?.hooks.firstContent?.(reader.transport, performance.now() - first.at);
   }
 
   private cut(error: RelayError): void {
     if (this.closed) return;
     const outcome: CursorOutcome = { kind: 'cut', error };
-    const reader = this.options.reader;
+    const reader = this.reader;
     reader?.hooks.cut?.(reader.transport, error.code);
     this.release();
     this.sink.end(outcome);
-    this.options.onClose?.(this, outcome);
+    this.onClose?.(this, outcome);
   }
 
   private close(outcome: CursorOutcome | { kind: 'detached' }): void {
     if (this.closed) return;
     this.release();
-    this.options.onClose?.(this, outcome);
+    this.onClose?.(this, outcome);
   }
 
   private release(): void {
     this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.log.unlisten(this.onAppend);
     this.cancelDrain?.();
     this.cancelDrain = undefined;
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
+    // A queued flush finds the cursor closed and does nothing.
   }
 }
