@@ -4,8 +4,9 @@
  * the cursor hands it into one write, pings when idle, and releases its timer and listeners on close.
  */
 import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { StreamHandle } from '../core/stream-handle.js';
-import type { CursorOutcome, CursorSink, LogEntry, ReaderTag } from '../core/stream-log.js';
+import type { Cursor, CursorOutcome, CursorSink, LogEntry, ReaderTag } from '../core/stream-log.js';
 import { SSE_HEADERS, SSE_OPEN, SSE_PING } from './wire.js';
 
 export interface SseResponseOptions {
@@ -32,34 +33,85 @@ export function streamToSse(
   res.removeHeader('transfer-encoding');
   res.writeHead(200, { ...SSE_HEADERS, ...options.headers });
   res.write(options.open ?? SSE_OPEN);
-  let wroteSincePing = true;
-  const ping = setInterval(() => {
-    if (!wroteSincePing && res.writableLength === 0) res.write(SSE_PING);
-    wroteSincePing = false;
-  }, options.pingMs);
-  ping.unref();
-
-  const sink: CursorSink = {
-    // A replay waits here rather than queueing in Node's buffer: the log holds what is not sent.
-    ready: () => !res.writableNeedDrain,
-    write(entries) {
-      wroteSincePing = true;
-      return res.write(options.encode(entries));
-    },
-    waitDrain(onDrain) {
-      res.once('drain', onDrain);
-      return () => res.off('drain', onDrain);
-    },
-    end(outcome: CursorOutcome) {
-      clearInterval(ping);
-      // A cut client is stuck behind a full buffer: drop it so it resumes instead of holding memory.
-      if (outcome.kind === 'cut') res.destroy();
-      else res.end();
-    },
-  };
-  const cursor = stream.attach(sink, after, options.reader);
-  res.once('close', () => {
-    clearInterval(ping);
-    cursor.detach();
-  });
+  flattenHeader(res);
+  const sink = new SseSink(res, options);
+  sink.follow(stream.attach(sink, after, options.reader));
 }
+
+/**
+ * Once the head and the opening bytes went out, batches are written on the socket itself: the body
+ * is neither chunked nor counted, and `res.write` cost a cork plus a `process.nextTick` uncork per
+ * batch. A response still waiting for its socket (behind a pipelined one) writes through `res`.
+ */
+class SseSink implements CursorSink {
+  private readonly res: ServerResponse;
+  private readonly out: Writable;
+  private readonly encode: (entries: readonly LogEntry[]) => string;
+  private readonly ping: NodeJS.Timeout;
+  wroteSincePing = true;
+  private cursor: Cursor | undefined;
+
+  constructor(res: ServerResponse, options: SseResponseOptions) {
+    this.res = res;
+    this.out = res.socket ?? res;
+    this.encode = options.encode;
+    this.ping = setInterval(pingIdle, options.pingMs, this);
+    this.ping.unref();
+  }
+
+  /** Detaches `cursor` when the client goes away. */
+  follow(cursor: Cursor): void {
+    this.cursor = cursor;
+    this.res.once('close', this.onClose);
+  }
+
+  // A replay waits here rather than queueing in Node's buffer: the log holds what is not sent.
+  ready(): boolean {
+    return !this.out.writableNeedDrain;
+  }
+
+  write(entries: readonly LogEntry[]): boolean {
+    this.wroteSincePing = true;
+    return this.out.write(this.encode(entries));
+  }
+
+  waitDrain(onDrain: () => void): () => void {
+    const out = this.out;
+    out.once('drain', onDrain);
+    return () => out.off('drain', onDrain);
+  }
+
+  end(outcome: CursorOutcome): void {
+    clearInterval(this.ping);
+    // A cut client is stuck behind a full buffer: drop it so it resumes instead of holding memory.
+    if (outcome.kind === 'cut') this.res.destroy();
+    else this.res.end();
+  }
+
+  /** Sent only when nothing was written since the last tick and nothing is waiting. */
+  pingIfIdle(): void {
+    if (!this.wroteSincePing && this.out.writableLength === 0) this.out.write(SSE_PING);
+    this.wroteSincePing = false;
+  }
+
+  private readonly onClose = (): void => {
+    clearInterval(this.ping);
+    this.cursor?.detach();
+  };
+}
+
+function pingIdle(sink: SseSink): void {
+  sink.pingIfIdle();
+}
+
+/**
+ * Node keeps a response's head (`_header`, built by one concatenation per header line) for the
+ * response's life as a rope of ~25 pieces; a regular-expression test flattens it in place, so an
+ * open SSE stream holds one string (heap snapshot: 0.9 KB → 0.3 KB per stream).
+ */
+function flattenHeader(res: ServerResponse): void {
+  const header = (res as unknown as { _header?: unknown })._header;
+  if (typeof header === 'string') STATUS_LINE.test(header);
+}
+
+const STATUS_LINE = /^HTTP/;
