@@ -3,10 +3,10 @@
  * own log and talks to the generation directly; a finished stream is forgotten after its
  * retention period (or earlier, when room is needed for a new one).
  */
-import type { Usage } from './events.js';
+import type { CancelReason, Usage } from './events.js';
 import type { AssembledMessage } from './message.js';
 import type { StreamGeneration } from './stream-generation.js';
-import { LogHandle, type StreamHandle } from './stream-handle.js';
+import { LogHandle, type ReaderExit, type StreamControl, type StreamHandle } from './stream-handle.js';
 import type { CursorLimits } from './stream-log.js';
 import type { StreamStore } from './stream-store.js';
 
@@ -30,12 +30,7 @@ export class MemoryStreamStore implements StreamStore {
 
   async add(generation: StreamGeneration): Promise<StreamHandle> {
     const id = generation.id;
-    // Only while it runs: a retained stream keeps its handle and log, not the generation (its
-    // request, upstream state and timers), which after the end has nothing left to do.
-    let live: StreamGeneration | undefined = generation;
-    let usageAtEnd: Usage | undefined;
-    /** Kept only when the log's bounds dropped events: otherwise the handle folds the whole log. */
-    let messageAtEnd: AssembledMessage | undefined;
+    const control = new LiveControl(generation);
     const handle = new LogHandle(
       {
         id,
@@ -44,26 +39,13 @@ export class MemoryStreamStore implements StreamStore {
         createdAt: generation.createdAt.toISOString(),
       },
       generation.log,
-      {
-        // Resolves once the terminal event is in the log (a conversation turn is kept first).
-        cancel: (reason) => {
-          const running = live;
-          if (running === undefined) return;
-          running.cancel(reason);
-          return running.ended;
-        },
-        usage: () => live?.usage ?? usageAtEnd!,
-        message: () => live?.message() ?? messageAtEnd,
-        readers: (count, exit) => live?.readers(count, exit),
-      },
+      control,
       this.options.cursor,
     );
     const held: Held = { handle, retention: undefined };
     this.streams.set(id, held);
     void generation.ended.then(() => {
-      usageAtEnd = live?.usage;
-      if (live !== undefined && live.log.firstSeq > 1) messageAtEnd = live.message();
-      live = undefined;
+      control.ended();
       if (this.closed || this.streams.get(id) !== held) return;
       // Cursors still writing the tail keep their own reference to the log and finish normally.
       held.retention = setTimeout(() => {
@@ -98,5 +80,50 @@ export class MemoryStreamStore implements StreamStore {
     held.retention = undefined;
     held.handle.detachAll();
     this.streams.delete(id);
+  }
+}
+
+/**
+ * The handle's way to its generation, only while it runs: a retained stream keeps its handle and
+ * log, not the generation (its request, upstream state and timers), which after the end has
+ * nothing left to do. A class, not five closures per stream.
+ */
+class LiveControl implements StreamControl {
+  private live: StreamGeneration | undefined;
+  private usageAtEnd: Usage | undefined;
+  /** Kept only when the log's bounds dropped events: otherwise the handle folds the whole log. */
+  private messageAtEnd: AssembledMessage | undefined;
+
+  constructor(generation: StreamGeneration) {
+    this.live = generation;
+  }
+
+  /** The terminal event is in the log: keep what the handle still needs, let the generation go. */
+  ended(): void {
+    const live = this.live;
+    if (live === undefined) return;
+    this.usageAtEnd = live.usage;
+    if (live.log.firstSeq > 1) this.messageAtEnd = live.message();
+    this.live = undefined;
+  }
+
+  // Resolves once the terminal event is in the log (a conversation turn is kept first).
+  cancel(reason: CancelReason): Promise<void> | undefined {
+    const running = this.live;
+    if (running === undefined) return undefined;
+    running.cancel(reason);
+    return running.ended;
+  }
+
+  usage(): Usage {
+    return this.live?.usage ?? this.usageAtEnd!;
+  }
+
+  message(): AssembledMessage | undefined {
+    return this.live?.message() ?? this.messageAtEnd;
+  }
+
+  readers(count: number, exit?: ReaderExit): void {
+    this.live?.readers(count, exit);
   }
 }
