@@ -130,8 +130,8 @@ export class LogHandle implements StreamHandle {
   private readonly log: StreamLog;
   private readonly control: StreamControl;
   private readonly limits: CursorLimits;
-  /** Usually one; an array costs a third of a Set. */
-  private readonly cursors: Cursor[] = [];
+  /** Usually one; replaced, not grown (a pushed-to array reserves 17 slots, a Set as much). */
+  private cursors: readonly Cursor[] = [];
   private readonly drainWaiters: (() => void)[] = [];
 
   constructor(meta: StreamMeta, log: StreamLog, control: StreamControl, limits: CursorLimits) {
@@ -167,7 +167,10 @@ export class LogHandle implements StreamHandle {
 
   attach(sink: CursorSink, after = 0, reader?: ReaderTag): Cursor {
     const cursor = new Cursor(this.log, sink, after, this.limits, reader, this.onCursorClose);
-    this.cursors.push(cursor);
+    const cursors: Cursor[] = new Array(this.cursors.length + 1);
+    for (let i = 0; i < this.cursors.length; i++) cursors[i] = this.cursors[i]!;
+    cursors[this.cursors.length] = cursor;
+    this.cursors = cursors;
     this.control.readers(this.cursors.length);
     cursor.start();
     return cursor;
@@ -213,8 +216,7 @@ export class LogHandle implements StreamHandle {
   }
 
   private readonly onCursorClose = (cursor: Cursor, outcome: CursorOutcome | { kind: 'detached' }): void => {
-    const index = this.cursors.indexOf(cursor);
-    if (index >= 0) this.cursors.splice(index, 1);
+    this.cursors = this.cursors.filter((c) => c !== cursor);
     if (this.cursors.length === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
     this.control.readers(this.cursors.length, outcome.kind);
   };
