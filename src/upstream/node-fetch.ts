@@ -100,8 +100,10 @@ export function createNodeFetch(): NodeFetch {
       req.once('error', reject);
       req.once('response', (res) => {
         req.off('error', reject);
-        // Errors after the headers surface on the body, to whoever reads it.
-        req.on('error', () => {});
+        // Errors after the headers surface on the body, to whoever reads it. A shared no-op, not
+        // an arrow made here: that would keep this call's scope (the request body, its headers and
+        // options) alive for as long as the stream runs.
+        req.on('error', ignoreError);
         resolve(toResponse(res, method === 'HEAD'));
       });
       req.end(body ?? undefined);
@@ -116,6 +118,9 @@ export function createNodeFetch(): NodeFetch {
     },
   };
 }
+
+/** For 'error' listeners that only keep an unhandled error from taking the process down. */
+function ignoreError(): void {}
 
 /**
  * The request's headers as node:http takes them. The SDK hands over a `Headers` (names already
@@ -136,7 +141,7 @@ function nodeHeaders(source: HeadersInit | undefined): Record<string, string> {
 function toResponse(res: IncomingMessage, head: boolean): Response {
   // A reader sees failures through its own iteration; with none attached (a body left unread,
   // or one that ended before an abort) an 'error' must not take the process down.
-  res.on('error', () => {});
+  res.on('error', ignoreError);
   const status = res.statusCode ?? 502;
   const empty = head || status === 204 || status === 304;
   if (empty) res.resume();
