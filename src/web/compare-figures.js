@@ -4,9 +4,9 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "e4f0efc+dirty",
-  "date": "2026-12-05T01:07:29.153Z",
-  "command": "npm run bench -- --record",
+  "revision": "a55f968",
+  "date": "2026-12-05T03:56:15.020Z",
+  "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
       "transport": "eventsource",
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 75.5,
-      "ttft_max_ms": 1995.2,
+      "ttft_p50_ms": 171.2,
+      "ttft_max_ms": 2134.9,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 45.6,
-      "ttft_max_ms": 1978.8,
+      "ttft_p50_ms": 52.6,
+      "ttft_max_ms": 1995,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 22.3,
-      "ttft_max_ms": 22.5,
+      "ttft_p50_ms": 27.9,
+      "ttft_max_ms": 28.3,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2055.3,
-      "ttft_max_ms": 2182.6,
+      "ttft_p50_ms": 2018.3,
+      "ttft_max_ms": 2113.9,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2062,
-      "ttft_max_ms": 5991.6,
+      "ttft_p50_ms": 2037.6,
+      "ttft_max_ms": 5980.7,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 138.5,
-      "ttft_max_ms": 139.3,
+      "ttft_p50_ms": 73.9,
+      "ttft_max_ms": 85.3,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 85,
-      "ttft_max_ms": 90.5,
+      "ttft_p50_ms": 49.1,
+      "ttft_max_ms": 62.5,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 55.4,
-      "ttft_max_ms": 56.2,
+      "ttft_p50_ms": 69.8,
+      "ttft_max_ms": 72,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 21.4,
-      "ttft_max_ms": 23.2,
+      "ttft_p50_ms": 41.6,
+      "ttft_max_ms": 50.4,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 127.3,
-      "ttft_max_ms": 142,
+      "ttft_p50_ms": 305.9,
+      "ttft_max_ms": 424.7,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 84.2,
-      "ttft_max_ms": 123,
+      "ttft_p50_ms": 191.1,
+      "ttft_max_ms": 276.9,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 148.3,
-      "ttft_max_ms": 149.2,
+      "ttft_p50_ms": 117.5,
+      "ttft_max_ms": 124.3,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1010,
+      "recovery_ms": 1009,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 30,
+      "recovery_ms": 28.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 32,
+      "recovery_ms": 25.5,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 30.6,
+      "recovery_ms": 27.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 28,
+      "recovery_ms": 28.5,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 25.7,
+      "recovery_ms": 26.1,
       "complete": true,
       "lost": 0,
       "duplicated": 0
