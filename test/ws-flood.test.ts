@@ -94,6 +94,7 @@ describe('the WebSocket flood limit', () => {
   it('still closes a 10,000-frame burst with 1008, long before serving it', async () => {
     const client = await WsClient.open(wsUrl(url));
     try {
+      const sentFrom = performance.now();
       for (let i = 0; i < 10_000; i++) client.send({ type: 'ping', t: i });
       const closed = await Promise.race([
         client.closed,
@@ -101,10 +102,15 @@ describe('the WebSocket flood limit', () => {
           throw new Error('a 10,000-frame burst was not closed within 10 s');
         }),
       ]);
+      const elapsedS = (performance.now() - sentFrom) / 1000;
       expect(closed.code).toBe(1008);
       expect(closed.reason).toMatch(/messages per second/);
-      // Four seconds' worth (bucket and debt), plus what refilled while they were served.
-      expect(client.messages.filter((m) => m.type === 'pong').length).toBeLessThanOrEqual(LIMIT * 5);
+      // Four seconds' worth (bucket and debt), plus what refilled while they were served: the
+      // bucket refills at the limit for as long as the frames took to arrive and be read, which a
+      // busy test machine stretches (a fixed one second of refill failed under parallel suites).
+      const pongs = client.messages.filter((m) => m.type === 'pong').length;
+      expect(pongs).toBeLessThanOrEqual(Math.ceil(LIMIT * (4 + elapsedS)) + 1);
+      expect(pongs).toBeLessThan(1000);
     } finally {
       await client.close();
     }
