@@ -11,6 +11,7 @@
 import {
   assertNever,
   type ContentEvent,
+  isContent,
   type RawBlock,
   type RelayEvent,
   type TerminalEvent,
@@ -48,7 +49,7 @@ export function assembleMessage(
 /** An assembler fed a stream's events from its first (non-content events are passed over). */
 export function assemble(events: Iterable<RelayEvent>): MessageAssembler {
   const assembler = new MessageAssembler();
-  for (const event of events) if (isContentEvent(event)) assembler.add(event);
+  for (const event of events) if (isContent(event)) assembler.add(event);
   return assembler;
 }
 
@@ -71,28 +72,6 @@ function messageOf(
     ...(done?.container === undefined ? {} : { container: done.container }),
     usage,
   };
-}
-
-function isContentEvent(event: RelayEvent): event is RelayEvent & ContentEvent {
-  switch (event.type) {
-    case 'text':
-    case 'thinking':
-    case 'tool_use':
-    case 'tool_input':
-    case 'citation':
-    case 'signature':
-    case 'block':
-    case 'delta':
-      return true;
-    case 'start':
-    case 'retry':
-    case 'done':
-    case 'error':
-    case 'cancelled':
-      return false;
-    default:
-      return assertNever(event, 'relay event');
-  }
 }
 
 const TOOL_BLOCK_TYPE: Readonly<Record<ToolKind, string>> = {
