@@ -199,6 +199,25 @@ describe('a stream with an upstream that pushes', () => {
     close = undefined;
   });
 
+  /** One stream over `upstream` in a fresh registry, read to its end. */
+  async function readThrough(upstream: Upstream): Promise<CollectSink> {
+    const registry = new StreamRegistry({
+      upstream,
+      config: CONTRACT_CONFIG,
+      store: new MemoryStreamStore({
+        retentionMs: 5000,
+        cursor: { maxLagEvents: 1000, batch: CONTRACT_CONFIG.cursorBatch },
+      }),
+    });
+    close = () => registry.shutdown(1000);
+    const created = await registry.create({ message: 'x' }, { owner: 'alice' });
+    const handle = await registry.open(created.id, 'alice');
+    const sink = new CollectSink();
+    handle.attach(sink, 0);
+    await sink.finished;
+    return sink;
+  }
+
   it('takes every pushed event and nothing after its terminal event, and tells the upstream to stop', async () => {
     const text = (n: number): UpstreamEvent => ({ type: 'text', index: 0, text: `t${n} ` });
     const answers: boolean[] = [];
@@ -216,20 +235,7 @@ describe('a stream with an upstream that pushes', () => {
         answers.push(sink([text(4), { type: 'done', stop_reason: 'end_turn' }, text(5)]));
       },
     };
-    const registry = new StreamRegistry({
-      upstream,
-      config: CONTRACT_CONFIG,
-      store: new MemoryStreamStore({
-        retentionMs: 5000,
-        cursor: { maxLagEvents: 1000, batch: CONTRACT_CONFIG.cursorBatch },
-      }),
-    });
-    close = () => registry.shutdown(1000);
-    const created = await registry.create({ message: 'x' }, { owner: 'alice' });
-    const handle = await registry.open(created.id, 'alice');
-    const sink = new CollectSink();
-    handle.attach(sink, 0);
-    await sink.finished;
+    const sink = await readThrough(upstream);
     expect(sink.events.map((e) => (e.type === 'text' ? e.text : e.type))).toEqual([
       'start',
       't1 ',
@@ -252,20 +258,7 @@ describe('a stream with an upstream that pushes', () => {
         throw new TypeError('adapter bug');
       },
     };
-    const registry = new StreamRegistry({
-      upstream,
-      config: CONTRACT_CONFIG,
-      store: new MemoryStreamStore({
-        retentionMs: 5000,
-        cursor: { maxLagEvents: 1000, batch: CONTRACT_CONFIG.cursorBatch },
-      }),
-    });
-    close = () => registry.shutdown(1000);
-    const created = await registry.create({ message: 'x' }, { owner: 'alice' });
-    const handle = await registry.open(created.id, 'alice');
-    const sink = new CollectSink();
-    handle.attach(sink, 0);
-    await sink.finished;
+    const sink = await readThrough(upstream);
     const last = sink.events.at(-1);
     expect(last?.type).toBe('error');
     expect(last?.type === 'error' ? last.code : undefined).toBe('internal_error');
