@@ -8,6 +8,8 @@ import { getEventListeners } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RelayError } from '../src/core/errors.js';
 import type { UpstreamRequest } from '../src/core/request.js';
@@ -470,6 +472,36 @@ describe('abort', () => {
     // Nothing more is written after the close: the count is final.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(sim.records.get(closed.id)?.tokensSent).toBe(sentAtClose);
+  });
+
+  test('abort while the upstream is quiet closes the request at once, after a garbage collection too', async () => {
+    // The SDK links this signal to its own request signal only until its response object is
+    // collected; the attempt must not depend on that link (nor wait for the next bytes).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { tag, text } = prompt('tokens=50 tps=1');
+    const controller = new AbortController();
+    let texts = 0;
+    const r = await run(upstream(), text, {
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'text') return undefined;
+        texts++;
+        if (texts === 1) {
+          gc();
+          // Finalization callbacks run in a later task: give them a few.
+          setTimeout(() => gc(), 10);
+        }
+        // A second apart: an abort that waited for the next token would let it be sent.
+        if (texts === 2) controller.abort();
+        return undefined;
+      },
+    });
+    expect(r.error).toBeUndefined();
+    const [record] = recordsFor(tag);
+    const closed = await sim.records.waitFor((x) => x.id === record?.id && x.clientClosedAt !== null);
+    expect(closed.outcome).toBe('client_closed');
+    expect(closed.tokensSent).toBe(2);
   });
 
   test('breaking out of the loop closes the upstream request', async () => {

@@ -174,6 +174,11 @@ export async function runAttempt(
     return batch.length === 0 || deliver(batch);
   };
   const decoder = new SseDecoder();
+  // Once the body is streaming, abort drops it here: the signal reaches the request only until
+  // its headers (node-fetch.ts), and the SDK's link from this signal to its own is let go of
+  // when the SDK's response object is collected, so without this a quiet upstream would stay
+  // open after an abort until its next bytes.
+  const onAbort = (): void => reader?.release(false);
   try {
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
@@ -185,8 +190,10 @@ export async function runAttempt(
     if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
     lastEventAt = performance.now();
     idle.reset();
-    // A deadline that fired while the headers were on their way (the SDK's timer had not yet).
-    if (timedOut === undefined) await reader.read(onChunk);
+    signal.addEventListener('abort', onAbort, { once: true });
+    // A deadline that fired while the headers were on their way (the SDK's timer had not yet),
+    // or an abort that came with them.
+    if (timedOut === undefined && !signal.aborted) await reader.read(onChunk);
     if (sinkError !== undefined) throw sinkError.error;
     if (finished) return { kind: 'done' };
     if (stopped || signal.aborted) return { kind: 'aborted' };
@@ -208,6 +215,7 @@ export async function runAttempt(
       progress.responseId = state.messageId;
       progress.responseModel = state.responseModel;
     }
+    signal.removeEventListener('abort', onAbort);
     reader?.release(finished);
     firstToken.clear();
     idle.clear();
