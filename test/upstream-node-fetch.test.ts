@@ -4,6 +4,7 @@
  * takes as a Node stream or anyone else reads as a web stream; a platform Response for an error
  * status), and that aborting the signal ends the request. Against a real server on 127.0.0.1.
  */
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
@@ -15,6 +16,7 @@ interface Seen {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
   body: string;
 }
 
@@ -32,10 +34,23 @@ beforeAll(async () => {
       body += c;
     });
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       const path = (req.url ?? '').split('?')[0];
       switch (path) {
         case '/hang':
+          hanging.push(res);
+          return;
+        case '/slow':
+        case '/slow-error':
+          // The head and a first chunk, then nothing until the test ends.
+          res.writeHead(path === '/slow' ? 200 : 500, { 'content-type': 'application/json' });
+          res.write('{"first":');
           hanging.push(res);
           return;
         case '/limited':
@@ -115,6 +130,12 @@ describe('node-fetch', () => {
     expect(first['content-length']).toBe(String(Buffer.byteLength('{"a":"é"}')));
     expect(first['accept-encoding']).toBeUndefined();
     expect(seen[1]!.headers['x-api-key']).toBe('k2');
+    // The headers node:http adds itself to an object of headers (it is given an array), each once.
+    expect(first.host).toBe(new URL(base).host);
+    expect(first.connection).toBe('keep-alive');
+    const names = seen[0]!.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names).toEqual([...new Set(names)]);
+    expect(names.sort()).toEqual(['connection', 'content-length', 'content-type', 'host', 'x-api-key']);
   });
 
   it("sends a URL's credentials as basic authorization, as http.request(url) does", async () => {
@@ -196,6 +217,43 @@ describe('node-fetch', () => {
       await expect.poll(() => hanging.length, { timeout: 5000 }).toBe(before + 1);
       controller.abort();
       await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    });
+  });
+
+  it("lets go of the signal once a success's headers are in: its Node body is the taker's to abort", async () => {
+    await withFetch(async ({ fetch }) => {
+      const controller = new AbortController();
+      const res = await fetch(`${base}/slow`, { method: 'POST', body: '{}', signal: controller.signal });
+      expect(res.status).toBe(200);
+      // Nothing keeps the signal for as long as the body flows (the attempt aborts it, attempt.ts).
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      const node = takeNodeBody(res);
+      expect(node).toBeDefined();
+      node?.destroy();
+    });
+  });
+
+  it('a web body read of a success, and the body of an error answer, fail when the signal aborts', async () => {
+    await withFetch(async ({ fetch }) => {
+      const controller = new AbortController();
+      const web = await fetch(`${base}/slow`, { method: 'POST', body: '{}', signal: controller.signal });
+      const reader = (web.body as ReadableStream<Uint8Array>).getReader();
+      expect(Buffer.from((await reader.read()).value ?? []).toString()).toBe('{"first":');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      const next = reader.read();
+      controller.abort();
+      await expect(next).rejects.toMatchObject({ name: 'AbortError' });
+      await expect
+        .poll(() => getEventListeners(controller.signal, 'abort').length, { timeout: 5000 })
+        .toBe(0);
+
+      const second = new AbortController();
+      const failed = await fetch(`${base}/slow-error`, { method: 'POST', body: '{}', signal: second.signal });
+      expect(failed.status).toBe(500);
+      const text = failed.text();
+      second.abort();
+      await expect(text).rejects.toThrow();
+      await expect.poll(() => getEventListeners(second.signal, 'abort').length, { timeout: 5000 }).toBe(0);
     });
   });
 

@@ -42,6 +42,10 @@ type Protocol = 'http:' | 'https:';
 interface Target {
   readonly protocol: Protocol;
   readonly options: http.RequestOptions;
+  /** The `host` header http.request adds itself when its headers are an object (not an array). */
+  readonly host: string;
+  /** Likewise the basic authorization of a URL's credentials. */
+  readonly authorization: string | undefined;
 }
 
 /** Distinct URLs remembered; the SDK sends a handful (messages, with or without `?beta=true`). */
@@ -64,8 +68,10 @@ export function createNodeFetch(): NodeFetch {
       const { hostname, port, path, auth } = urlToHttpOptions(url);
       const options: http.RequestOptions = { protocol: url.protocol, hostname, path };
       if (port !== undefined && port !== '') options.port = port;
-      if (auth !== undefined) options.auth = auth;
-      target = { protocol: url.protocol, options };
+      // URL.host is http.request's own Host value: IPv6 in brackets, the default port left out.
+      const authorization =
+        typeof auth === 'string' ? `Basic ${Buffer.from(auth).toString('base64')}` : undefined;
+      target = { protocol: url.protocol, options, host: url.host, authorization };
     } else {
       target = null;
     }
@@ -82,29 +88,42 @@ export function createNodeFetch(): NodeFetch {
     if ((body !== undefined && body !== null && typeof body !== 'string') || target === null) {
       return fetch(input, init);
     }
-    const headers = nodeHeaders(init.headers);
-    if (typeof body === 'string') headers['content-length'] = String(Buffer.byteLength(body));
+    const headers = nodeHeaders(init.headers, target, typeof body === 'string' ? body : undefined);
     const transport = target.protocol === 'https:' ? https : http;
     const signal = init.signal ?? undefined;
     const method = init.method ?? 'GET';
+    if (signal?.aborted) return Promise.reject(abortError(signal));
 
     return new Promise<Response>((resolve, reject) => {
-      const options: http.RequestOptions = {
+      const req = transport.request({
         ...target.options,
         method,
         headers,
         agent: agents[target.protocol],
-      };
-      if (signal) options.signal = signal;
-      const req = transport.request(options);
-      req.once('error', reject);
+      });
+      // The head is kept for the request's life as a rope of ~60 pieces (one concatenation per
+      // header line, 2 KB per open stream); a regular-expression test flattens it in place.
+      const head = (req as unknown as { _header?: unknown })._header;
+      if (typeof head === 'string') REQUEST_LINE.test(head);
+      // The signal reaches the request until its answer's headers, not through `options.signal`:
+      // that ties the signal to the request with listeners kept for the request's life (~1.3 KB
+      // per open stream). After the headers, the body's reader owns aborting it (see toResponse).
+      const onAbort = signal === undefined ? undefined : abortRequest.bind(null, req, signal);
+      if (signal !== undefined && onAbort !== undefined) {
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      req.once('error', (err) => {
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      });
       req.once('response', (res) => {
-        req.off('error', reject);
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         // Errors after the headers surface on the body, to whoever reads it. A shared no-op, not
         // an arrow made here: that would keep this call's scope (the request body, its headers and
         // options) alive for as long as the stream runs.
+        req.removeAllListeners('error');
         req.on('error', ignoreError);
-        resolve(toResponse(res, method === 'HEAD'));
+        resolve(toResponse(res, method === 'HEAD', signal));
       });
       req.end(body ?? undefined);
     });
@@ -122,23 +141,65 @@ export function createNodeFetch(): NodeFetch {
 /** For 'error' listeners that only keep an unhandled error from taking the process down. */
 function ignoreError(): void {}
 
+/** Anchored: the match itself costs nothing once the subject is flat. */
+const REQUEST_LINE = /^[A-Z]/;
+
+/** What a fetch rejects with, or a body fails with, when its signal aborts (as node:http's own). */
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
+    name: 'AbortError',
+    code: 'ABORT_ERR',
+  });
+}
+
+function abortRequest(req: http.ClientRequest, signal: AbortSignal): void {
+  req.destroy(abortError(signal));
+}
+
+/** Destroys `res` if `signal` aborts while it is open; the listener goes when `res` closes. */
+function abortBodyWith(res: IncomingMessage, signal: AbortSignal): void {
+  if (signal.aborted) {
+    res.destroy(abortError(signal));
+    return;
+  }
+  const onAbort = (): void => {
+    res.destroy(abortError(signal));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  res.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
 /**
- * The request's headers as node:http takes them. The SDK hands over a `Headers` (names already
- * lower-case and validated), read as it is; other shapes go through `Headers` to be normalised.
+ * The request's headers as node:http takes them, as a flat [name, value, …] array: given an
+ * object, node:http copies every header into a per-request table (`kOutHeaders`, 1.8 KB per open
+ * stream) that it keeps for the request's life; an array is written out as it is. So the headers
+ * node:http would add to an object itself are added here: `host`, and basic authorization for a
+ * URL's credentials. The SDK hands over a `Headers` (names already lower-case and validated), read
+ * as it is; other shapes go through `Headers` to be normalised. Node still checks every name and
+ * value before anything is sent.
  */
-function nodeHeaders(source: HeadersInit | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
+function nodeHeaders(source: HeadersInit | undefined, target: Target, body: string | undefined): string[] {
+  const headers: string[] = [];
+  let host = false;
+  let authorization = false;
   const copy = (value: string, key: string): void => {
-    headers[key] = value;
+    // Identity bodies only: an SSE stream must not wait on a compressor, and nothing decodes here.
+    if (key === 'accept-encoding' || (key === 'content-length' && body !== undefined)) return;
+    if (key === 'host') host = true;
+    else if (key === 'authorization') authorization = true;
+    headers.push(key, value);
   };
   if (source instanceof Headers) source.forEach(copy);
   else new Headers(source).forEach(copy);
-  // Identity bodies only: an SSE stream must not wait on a compressor, and nothing decodes here.
-  delete headers['accept-encoding'];
+  if (!host) headers.push('host', target.host);
+  if (!authorization && target.authorization !== undefined) {
+    headers.push('authorization', target.authorization);
+  }
+  if (body !== undefined) headers.push('content-length', String(Buffer.byteLength(body)));
   return headers;
 }
 
-function toResponse(res: IncomingMessage, head: boolean): Response {
+function toResponse(res: IncomingMessage, head: boolean, signal: AbortSignal | undefined): Response {
   // A reader sees failures through its own iteration; with none attached (a body left unread,
   // or one that ended before an abort) an 'error' must not take the process down.
   res.on('error', ignoreError);
@@ -148,14 +209,18 @@ function toResponse(res: IncomingMessage, head: boolean): Response {
   if (status >= 200 && status < 300 && !empty) {
     // The common case, once per stream start: no platform Response, Headers or web stream until
     // somebody asks for them (the SDK reads status and headers; body-reader takes the Node body).
-    const response: NodeResponse = new NodeResponse(res, () => webBody(res, response));
+    // Its signal no longer reaches the body: the reader that takes the Node body aborts it
+    // itself (attempt.ts); a web body, made only when read, ties the signal to it then.
+    const response: NodeResponse = new NodeResponse(res, () => webBody(res, response, signal));
     nodeBodies.set(response, res);
     return response as unknown as Response;
   }
+  // An error answer is short-lived and read at once (by the SDK): the signal reaches its body.
+  if (signal !== undefined) abortBodyWith(res, signal);
   const headers = new Headers();
   const raw = res.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const response = new Response(empty ? null : webBody(res, () => response), {
+  const response = new Response(empty ? null : webBody(res, () => response, undefined), {
     status,
     statusText: res.statusMessage ?? '',
     headers,
@@ -168,13 +233,18 @@ function toResponse(res: IncomingMessage, head: boolean): Response {
  * The body as a web stream. highWaterMark 0: nothing is pulled from the socket until somebody
  * reads it, and the first read makes the Node body unavailable to `takeNodeBody`.
  */
-function webBody(res: IncomingMessage, owner: object | (() => object)): WebBody {
+function webBody(
+  res: IncomingMessage,
+  owner: object | (() => object),
+  signal: AbortSignal | undefined,
+): WebBody {
   let web: WebBody | undefined;
   return new ReadableStream(
     {
       async pull(controller) {
         const response = typeof owner === 'function' ? owner() : owner;
         if (nodeBodies.get(response) === res) nodeBodies.delete(response);
+        if (web === undefined && signal !== undefined) abortBodyWith(res, signal);
         web ??= Readable.toWeb(res) as WebBody;
         const reader = web.getReader();
         try {
