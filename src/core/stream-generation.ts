@@ -20,7 +20,7 @@ import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
 import { StreamLog } from './stream-log.js';
 import type { StreamsConfig } from './streams-config.js';
-import type { AttemptRecord, Upstream, UpstreamDone, UpstreamEvent } from './upstream.js';
+import type { AttemptRecord, Upstream, UpstreamDone, UpstreamEvent, UpstreamHints } from './upstream.js';
 import { UsageMeter } from './usage.js';
 
 /** How a finished stream's turn is kept in its conversation (see conversations). */
@@ -254,39 +254,56 @@ export class StreamGeneration {
     this.hooks?.attempt?.(this, record);
   };
 
-  private async pump(upstream: Upstream): Promise<void> {
-    const signal = this.controller.signal;
+  /**
+   * The upstream's events into the log; settles once the upstream is done. Promise callbacks, no
+   * `await`: an awaiting pump would stay suspended for the whole stream, its frame kept by the
+   * upstream's pending promise (see attempt.ts). The `pull` path below awaits; only fakes use it.
+   */
+  private pump(upstream: Upstream): Promise<void> {
+    let running: Promise<void>;
     try {
       const conversation = this.request.conversation_id;
       const hints = {
         onAttempt: this.onAttempt,
         ...(conversation === undefined ? {} : { affinity: conversation }),
       };
-      if (upstream.push !== undefined) {
-        // Events arrive in the upstream socket's data callback and are logged there: no async step.
-        await upstream.push(this.upstreamRequest, signal, this.takeAll, hints);
-      } else {
-        for await (const event of upstream.stream(this.upstreamRequest, signal, hints)) {
-          if (!this.take(event)) break;
-        }
-      }
-      if (this.ending === undefined) {
-        this.finish(
-          this.errorEvent(new RelayError('upstream_error', 'upstream stream ended without message_stop')),
-        );
-      }
+      running =
+        upstream.push === undefined
+          ? this.pull(upstream, hints)
+          : // Events arrive in the upstream socket's data callback and are logged there: no async step.
+            upstream.push(this.upstreamRequest, this.controller.signal, this.takeAll, hints);
     } catch (err) {
-      if (this.ending === undefined) {
-        if (signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
-        else {
-          const error = toRelayError(err);
-          // A bug, not an answer: kept (with its stack) for whoever logs ended streams.
-          if (!(err instanceof RelayError)) this.internalError = err;
-          this.finish(this.errorEvent(error));
-        }
-      }
+      running = Promise.reject(err);
+    }
+    // A throw in `upstreamEnded` (a bug) ends the stream as any failure does.
+    return running.then(this.upstreamEnded).then(undefined, this.upstreamFailed);
+  }
+
+  /** `Upstream.stream()`, for an upstream without `push`. */
+  private async pull(upstream: Upstream, hints: UpstreamHints): Promise<void> {
+    for await (const event of upstream.stream(this.upstreamRequest, this.controller.signal, hints)) {
+      if (!this.take(event)) break;
     }
   }
+
+  private readonly upstreamEnded = (): void => {
+    if (this.ending === undefined) {
+      this.finish(
+        this.errorEvent(new RelayError('upstream_error', 'upstream stream ended without message_stop')),
+      );
+    }
+  };
+
+  private readonly upstreamFailed = (err: unknown): void => {
+    if (this.ending !== undefined) return;
+    if (this.controller.signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
+    else {
+      const error = toRelayError(err);
+      // A bug, not an answer: kept (with its stack) for whoever logs ended streams.
+      if (!(err instanceof RelayError)) this.internalError = err;
+      this.finish(this.errorEvent(error));
+    }
+  };
 
   /** An upstream read's events, in order; false once the stream has ended (the rest are dropped). */
   private readonly takeAll = (events: readonly UpstreamEvent[]): boolean => {

@@ -103,84 +103,141 @@ export class AnthropicUpstream implements Upstream {
     return pulledFrom((stop, sink) => this.push(req, stop, sink, hints), signal);
   }
 
-  /** `stream()`'s events pushed into `sink`, one array per body chunk (see Upstream.push). */
-  async push(
+  /**
+   * `stream()`'s events pushed into `sink`, one array per body chunk (see Upstream.push).
+   *
+   * The retry loop is callbacks (attemptOn, retryAfter), not an awaiting loop: see runAttempt.
+   */
+  push(
     req: UpstreamRequest,
     signal: AbortSignal,
     sink: UpstreamSink,
     hints: UpstreamHints = {},
   ): Promise<void> {
-    // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
-    const { betas, ...params } = req;
-    const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
-    // Beta features are opted into by header, forwarded unchanged (one comma-separated value).
-    const headers = betas === undefined ? undefined : { 'anthropic-beta': betas.join(',') };
-    const startedAt = performance.now();
-    const tried = new Set<string>();
-    const route = { tried, ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }) };
-    let choice: Choice = this.pool.choose(req.model, route);
-    for (let attempt = 1; ; attempt++) {
-      let failed: AttemptFailure;
-      if (choice.ok) {
-        const name = choice.name;
-        tried.add(name);
-        const lease = this.pool.begin(name);
-        const progress: AttemptProgress = { firstContentAt: undefined };
-        const attemptStart = performance.now();
-        const attemptStartedAt = Date.now();
-        const target = this.targetOf(name);
-        let attemptFailure: AttemptFailure | undefined;
-        let finished = false;
-        // A sink that throws ends the attempt without an outcome: reported as aborted anyway.
-        let outcome: AttemptOutcome = { kind: 'aborted' };
-        try {
-          outcome = await runAttempt(target, body, this.deadlines, signal, sink, progress, headers);
-          finished = outcome.kind === 'done';
-          if (outcome.kind !== 'failed') return;
-          failed = attemptFailure = outcome.failure;
-          // After content a retry would repeat output the client already has: the failure is terminal.
-          if (outcome.contentSent) throw failed.error;
-        } finally {
-          // However the attempt ended, a consumer that stopped it early included.
-          const at = progress.firstContentAt;
-          if (at !== undefined && hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
-          lease.end(reportOf(attemptFailure, finished, at === undefined ? undefined : at - attemptStart));
-          hints.onAttempt?.(describeAttempt(attempt, attemptStartedAt, name, target.host, outcome, progress));
-        }
-      } else {
-        if (!choice.failure.retry) throw choice.failure.error;
-        failed = choice.failure;
-      }
-      const from = choice.ok ? choice.name : undefined;
-      choice = this.pool.choose(req.model, route);
-      // Nowhere left to go (every upstream disabled): the failure that got us here is the answer.
-      if (!choice.ok && !choice.failure.retry) throw failed.error;
-      const failover = choice.ok && !tried.has(choice.name);
-      // A refused key disables its upstream; the stream moves on like after a 529 (unless that
-      // upstream was the last one, which the pool keeps: then the refusal is the answer).
-      const moves = choice.ok && from !== undefined && choice.name !== from;
-      const failure = moves && disables(failed) ? { ...failed, retry: true } : failed;
-      const decision = decideRetry(
-        failure,
-        attempt,
-        performance.now() - startedAt,
-        this.options.retry,
-        this.random,
-        failover,
-      );
-      if (decision.kind === 'fail') throw decision.error;
-      const retry: UpstreamEvent = {
-        type: 'retry',
-        attempt,
-        delay_ms: decision.delayMs,
-        reason: failed.reason,
-        ...(choice.ok ? { upstream: choice.name } : {}),
+    return new Promise<void>((resolve, reject) => {
+      // The request was validated at the edge; the SDK's types are stricter than our pass-through shape.
+      const { betas, ...params } = req;
+      const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
+      // Beta features are opted into by header, forwarded unchanged (one comma-separated value).
+      const headers = betas === undefined ? undefined : { 'anthropic-beta': betas.join(',') };
+      const tried = new Set<string>();
+      const route = { tried, ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }) };
+      const loop: RetryLoop = {
+        model: req.model,
+        body,
+        headers,
+        signal,
+        sink,
+        hints,
+        startedAt: performance.now(),
+        tried,
+        route,
+        resolve,
+        reject,
       };
-      if (!sink([retry])) return;
-      if (!(await sleep(decision.delayMs, signal))) return;
-      // Waiting for capacity: ask again now that the wait is over.
-      if (!choice.ok) choice = this.pool.choose(req.model, route);
+      this.attemptOn(loop, 1, this.pool.choose(req.model, route));
+    });
+  }
+
+  /** Attempt number `attempt` where `choice` says, then the retry that may follow it. */
+  private attemptOn(loop: RetryLoop, attempt: number, choice: Choice): void {
+    try {
+      if (!choice.ok) {
+        if (!choice.failure.retry) throw choice.failure.error;
+        this.retryAfter(loop, attempt, choice, choice.failure);
+        return;
+      }
+      const { hints } = loop;
+      const name = choice.name;
+      loop.tried.add(name);
+      const lease = this.pool.begin(name);
+      const progress: AttemptProgress = { firstContentAt: undefined };
+      const attemptStart = performance.now();
+      const attemptStartedAt = Date.now();
+      const target = this.targetOf(name);
+      runAttempt(
+        target,
+        loop.body,
+        this.deadlines,
+        loop.signal,
+        loop.sink,
+        progress,
+        loop.headers,
+        (ending) => {
+          try {
+            // A sink that throws ends the attempt without an outcome: reported as aborted anyway.
+            const outcome: AttemptOutcome = 'outcome' in ending ? ending.outcome : { kind: 'aborted' };
+            // However the attempt ended, a consumer that stopped it early included.
+            const at = progress.firstContentAt;
+            if (at !== undefined && hints.affinity !== undefined) this.pool.remember(hints.affinity, name);
+            const failure = outcome.kind === 'failed' ? outcome.failure : undefined;
+            lease.end(
+              reportOf(failure, outcome.kind === 'done', at === undefined ? undefined : at - attemptStart),
+            );
+            hints.onAttempt?.(
+              describeAttempt(attempt, attemptStartedAt, name, target.host, outcome, progress),
+            );
+            if ('thrown' in ending) throw ending.thrown;
+            if (outcome.kind !== 'failed') {
+              loop.resolve();
+              return;
+            }
+            // After content a retry would repeat output the client already has: the failure is terminal.
+            if (outcome.contentSent) throw outcome.failure.error;
+            this.retryAfter(loop, attempt, choice, outcome.failure);
+          } catch (error) {
+            loop.reject(error);
+          }
+        },
+      );
+    } catch (error) {
+      loop.reject(error);
     }
+  }
+
+  /**
+   * After attempt number `attempt` (on `from`) failed with `failed`: a retry event, a wait, the
+   * next attempt; or the failure, thrown, when no retry is left.
+   */
+  private retryAfter(loop: RetryLoop, attempt: number, from: Choice, failed: AttemptFailure): void {
+    const fromName = from.ok ? from.name : undefined;
+    let choice = this.pool.choose(loop.model, loop.route);
+    // Nowhere left to go (every upstream disabled): the failure that got us here is the answer.
+    if (!choice.ok && !choice.failure.retry) throw failed.error;
+    const failover = choice.ok && !loop.tried.has(choice.name);
+    // A refused key disables its upstream; the stream moves on like after a 529 (unless that
+    // upstream was the last one, which the pool keeps: then the refusal is the answer).
+    const moves = choice.ok && fromName !== undefined && choice.name !== fromName;
+    const failure = moves && disables(failed) ? { ...failed, retry: true } : failed;
+    const decision = decideRetry(
+      failure,
+      attempt,
+      performance.now() - loop.startedAt,
+      this.options.retry,
+      this.random,
+      failover,
+    );
+    if (decision.kind === 'fail') throw decision.error;
+    const retry: UpstreamEvent = {
+      type: 'retry',
+      attempt,
+      delay_ms: decision.delayMs,
+      reason: failed.reason,
+      ...(choice.ok ? { upstream: choice.name } : {}),
+    };
+    if (!loop.sink([retry])) {
+      loop.resolve();
+      return;
+    }
+    sleep(decision.delayMs, loop.signal).then((slept) => {
+      if (!slept) {
+        loop.resolve();
+        return;
+      }
+      // Waiting for capacity: ask again now that the wait is over.
+      if (!choice.ok) choice = this.pool.choose(loop.model, loop.route);
+      this.attemptOn(loop, attempt + 1, choice);
+    }, loop.reject);
   }
 
   private targetOf(name: string): AttemptTarget {
@@ -189,6 +246,22 @@ export class AnthropicUpstream implements Upstream {
       throw new RangeError(`the pool chose "${name}", which this adapter does not know`);
     return target;
   }
+}
+
+/** One `push`: what every attempt of it shares. */
+interface RetryLoop {
+  readonly model: string;
+  readonly body: Anthropic.MessageCreateParamsStreaming;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly signal: AbortSignal;
+  readonly sink: UpstreamSink;
+  readonly hints: UpstreamHints;
+  readonly startedAt: number;
+  readonly tried: Set<string>;
+  readonly route: { readonly tried: Set<string>; readonly affinity?: string };
+  /** Settle push's promise: finished, stopped or aborted; or failed. */
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** An attempt's ending as the pool's health sees it. */

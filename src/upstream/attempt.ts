@@ -66,22 +66,31 @@ export type AttemptOutcome =
       readonly contentSent: boolean;
     };
 
+/** How an attempt ended for its caller: an outcome, or what the sink threw (rethrown unchanged). */
+export type AttemptEnding = { readonly outcome: AttemptOutcome } | { readonly thrown: unknown };
+
 /**
  * Runs one attempt. Pushes content, usage and `done` (the last event of a finished attempt) into
  * `sink`, one array per body chunk (never empty), synchronously from the body's data event;
- * resolves to its outcome. Never rejects for an upstream failure: that is the `failed` outcome.
- * What the sink throws rejects unchanged (a bug on the consumer's side, not the upstream's).
+ * then calls `done` once with its outcome. An upstream failure is the `failed` outcome; what the
+ * sink threw comes back unchanged as `thrown` (a bug on the consumer's side, not the upstream's).
+ *
+ * A callback, not a promise to await: an awaiting caller would stay suspended for as long as the
+ * body flows, the body's listeners keeping its frame and its callers' alive (three async frames
+ * and their promises, ~3 KB per open stream in a heap snapshot), and even a chain of `then`s
+ * keeps a promise and a reaction per link. Only the closures here stay while the body flows.
  */
-export async function runAttempt(
+export function runAttempt(
   target: AttemptTarget,
   body: Anthropic.MessageCreateParamsStreaming,
   deadlines: AttemptDeadlines,
   signal: AbortSignal,
   sink: UpstreamSink,
-  progress?: AttemptProgress,
+  progress: AttemptProgress | undefined,
   /** Extra request headers (`anthropic-beta`), forwarded as the client sent them. */
-  headers?: Readonly<Record<string, string>>,
-): Promise<AttemptOutcome> {
+  headers: Readonly<Record<string, string>> | undefined,
+  done: (ending: AttemptEnding) => void,
+): void {
   let timedOut: TimeoutKind | undefined;
   let reader: BodyReader | undefined;
   // No signal of our own per attempt (a linked controller cost each open stream ~1 KB more):
@@ -179,6 +188,68 @@ export async function runAttempt(
   // when the SDK's response object is collected, so without this a quiet upstream would stay
   // open after an abort until its next bytes.
   const onAbort = (): void => reader?.release(false);
+  /** The answer's headers are in: read its body (the promise settles when the body is done). */
+  const onResponse = (response: Response): Promise<void> | undefined => {
+    reader = readBody(response);
+    if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
+    lastEventAt = performance.now();
+    idle.reset();
+    signal.addEventListener('abort', onAbort, { once: true });
+    // A deadline that fired while the headers were on their way (the SDK's timer had not yet),
+    // or an abort that came with them.
+    if (timedOut === undefined && !signal.aborted) return reader.read(onChunk);
+    return undefined;
+  };
+  /** How the attempt ended, once the request or its body settled; `thrown` = what it failed with. */
+  const settle = (thrown: { error: unknown } | undefined): AttemptOutcome => {
+    try {
+      if (thrown === undefined) {
+        if (sinkError !== undefined) throw sinkError.error;
+        if (finished) return { kind: 'done' };
+        if (stopped || signal.aborted) return { kind: 'aborted' };
+        if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
+      } else {
+        const err = thrown.error;
+        if (sinkError !== undefined && err === sinkError.error) throw err;
+        if (signal.aborted) return { kind: 'aborted' };
+        // The SDK's timer is the first-token deadline before the response (see expire).
+        if (
+          timedOut === undefined &&
+          err instanceof APIConnectionTimeoutError &&
+          deadlines.firstTokenTimeoutMs > 0
+        ) {
+          timedOut = 'first_token';
+        }
+        if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
+      }
+    } finally {
+      if (progress !== undefined) {
+        progress.responseId = state.messageId;
+        progress.responseModel = state.responseModel;
+      }
+      signal.removeEventListener('abort', onAbort);
+      reader?.release(finished);
+      firstToken.clear();
+      idle.clear();
+    }
+    if (timedOut !== undefined) {
+      failed = timeoutFailure(timedOut, timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : idleMs);
+    }
+    return { kind: 'failed', failure: failed ?? truncatedFailure(), contentSent };
+  };
+  /** Called once: the outcome, or what the sink threw. */
+  const end = (thrown: { error: unknown } | undefined): void => {
+    let ending: AttemptEnding;
+    try {
+      ending = { outcome: settle(thrown) };
+    } catch (error) {
+      ending = { thrown: error };
+    }
+    done(ending);
+  };
+  const endRead = (): void => end(undefined);
+  const failRead = (error: unknown): void => end({ error });
+  let answer: Promise<Response>;
   try {
     firstToken.reset();
     // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
@@ -186,42 +257,19 @@ export async function runAttempt(
     const options: Anthropic.RequestOptions = { signal };
     if (deadlines.firstTokenTimeoutMs > 0) options.timeout = deadlines.firstTokenTimeoutMs;
     if (headers !== undefined) options.headers = headers;
-    reader = readBody(await target.client.messages.create(body, options).asResponse());
-    if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
-    lastEventAt = performance.now();
-    idle.reset();
-    signal.addEventListener('abort', onAbort, { once: true });
-    // A deadline that fired while the headers were on their way (the SDK's timer had not yet),
-    // or an abort that came with them.
-    if (timedOut === undefined && !signal.aborted) await reader.read(onChunk);
-    if (sinkError !== undefined) throw sinkError.error;
-    if (finished) return { kind: 'done' };
-    if (stopped || signal.aborted) return { kind: 'aborted' };
-    if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
-  } catch (err) {
-    if (sinkError !== undefined && err === sinkError.error) throw err;
-    if (signal.aborted) return { kind: 'aborted' };
-    // The SDK's timer is the first-token deadline before the response (see expire).
-    if (
-      timedOut === undefined &&
-      err instanceof APIConnectionTimeoutError &&
-      deadlines.firstTokenTimeoutMs > 0
-    ) {
-      timedOut = 'first_token';
-    }
-    if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
-  } finally {
-    if (progress !== undefined) {
-      progress.responseId = state.messageId;
-      progress.responseModel = state.responseModel;
-    }
-    signal.removeEventListener('abort', onAbort);
-    reader?.release(finished);
-    firstToken.clear();
-    idle.clear();
+    answer = target.client.messages.create(body, options).asResponse();
+  } catch (error) {
+    answer = Promise.reject(error);
   }
-  if (timedOut !== undefined) {
-    failed = timeoutFailure(timedOut, timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : idleMs);
-  }
-  return { kind: 'failed', failure: failed ?? truncatedFailure(), contentSent };
+  answer.then((response) => {
+    let read: Promise<void> | undefined;
+    try {
+      read = onResponse(response);
+    } catch (error) {
+      failRead(error);
+      return;
+    }
+    if (read === undefined) endRead();
+    else read.then(endRead, failRead);
+  }, failRead);
 }
