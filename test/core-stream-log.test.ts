@@ -252,6 +252,35 @@ describe('Cursor', () => {
     expect(cursors[0]!.sink.batches.at(-1)!.map((e) => e.seq)).toEqual([7, 8]);
   });
 
+  it('writes the first content as soon as the appending callback returns (with what came with it), later content once per turn', async () => {
+    const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
+    log.append({ type: 'start', stream_id: 's', model: 'm' });
+    const sink = new MemorySink();
+    const cursor = new Cursor(log, sink, 0, { maxLagEvents: 100, batch: BIG });
+    cursor.start();
+    expect(sink.seqs).toEqual([1]);
+    // Another macrotask's work queued before the token arrives: the shared per-turn flush would
+    // run after it (a burst's other new requests); the first token must not wait for it.
+    let otherRan = false;
+    setImmediate(() => {
+      otherRan = true;
+    });
+    log.append(text(1));
+    log.append(text(2));
+    expect(sink.batches).toHaveLength(1); // nothing written inside the appending callback itself
+    await Promise.resolve();
+    expect(otherRan).toBe(false);
+    expect(sink.batches.map((b) => b.map((e) => e.seq))).toEqual([[1], [2, 3]]);
+    // Past the first content, appends are batched per turn as before.
+    log.append(text(3));
+    log.append(text(4));
+    await Promise.resolve();
+    expect(sink.batches).toHaveLength(2);
+    await tick();
+    expect(sink.batches.map((b) => b.map((e) => e.seq))).toEqual([[1], [2, 3], [4, 5]]);
+    cursor.detach();
+  });
+
   it('a cursor detached while its flush is queued writes nothing more', async () => {
     const log = new StreamLog({ maxEvents: 1000, maxBytes: 1 << 20 });
     const sink = new MemorySink();

@@ -496,9 +496,24 @@ export class Cursor {
       }
       return;
     }
+    if (!this.queued && this.beforeFirstContent()) {
+      // The first token goes out as soon as the callback that brought it returns (with whatever
+      // came in the same read), not at the end of the poll phase: in a start burst that phase also
+      // runs every other new request, and the first tokens waited behind all of them.
+      this.queued = true;
+      // A closure made once per cursor, only then: a bound method kept per cursor would cost every open stream.
+      queueMicrotask(() => this.flushQueued());
+      return;
+    }
     // Batch every event appended in this turn of the event loop into one socket write.
     this.flushSoon();
   };
+
+  /** True until this cursor has written the stream's first content event. */
+  private beforeFirstContent(): boolean {
+    const first = this.log.firstContentArrival;
+    return first === undefined || this.position < first.seq;
+  }
 
   private flushSoon(): void {
     if (this.queued) return;
@@ -506,7 +521,7 @@ export class Cursor {
     enqueue(this);
   }
 
-  /** The shared queue's turn came (see `enqueue`). */
+  /** The shared queue's turn came (see `enqueue`), or the first content's microtask. */
   flushQueued(): void {
     this.queued = false;
     this.flush();
