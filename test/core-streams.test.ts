@@ -257,6 +257,37 @@ describe('StreamRegistry', () => {
     expect(sink.types).toEqual(['start', 'retry', 'text', 'text', 'done']);
   });
 
+  it('starts a burst a few per turn, in order, so earlier streams get their first token before the burst has all started', async () => {
+    const order: string[] = [];
+    // Each answer arrives on a later turn of the event loop, as a socket read would.
+    const upstream = {
+      async *stream(request: { messages: readonly { content: unknown }[] }): AsyncGenerator<RelayEvent> {
+        const name = String(request.messages[0]?.content);
+        order.push(`call ${name}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        yield { type: 'text', text: name, index: 0 } as RelayEvent;
+        order.push(`token ${name}`);
+        yield { type: 'done', stop_reason: 'end_turn' } as RelayEvent;
+      },
+    };
+    const r = new StreamRegistry({
+      upstream: upstream as never,
+      config: CONFIG,
+      startsPerTurn: 4,
+    });
+    registries.push(r);
+    const streams = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => r.create({ message: String(i) }, { owner: 'a' })),
+    );
+    await Promise.all(streams.map((s) => r.settled(s.id)));
+    const calls = order.filter((o) => o.startsWith('call'));
+    expect(calls).toEqual(Array.from({ length: 40 }, (_, i) => `call ${i}`));
+    // Without the turns every call came before any token (all 40 starts ran in one turn).
+    expect(order.indexOf('token 0')).toBeLessThan(order.indexOf('call 39'));
+    expect(order.indexOf('token 0')).toBeLessThanOrEqual(8);
+    expect(order.filter((o) => o.startsWith('token'))).toHaveLength(40);
+  });
+
   it('leaves no timers, listeners or streams behind after a thousand streams', async () => {
     const baseline = process
       .getActiveResourcesInfo()

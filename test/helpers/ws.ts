@@ -80,8 +80,15 @@ export class WsClient {
         clearTimeout(timer);
         this.wake.delete(check);
       };
+      // Each wake looks only at the messages that came since the last one: with hundreds of
+      // waiters on one socket, rescanning every message on every wake was quadratic.
+      let scanned = this.messages.length;
       const check = (): void => {
-        const match = this.messages.find(predicate);
+        let match: WsMsg | undefined;
+        for (; scanned < this.messages.length && match === undefined; scanned++) {
+          const m = this.messages[scanned]!;
+          if (predicate(m)) match = m;
+        }
         if (match !== undefined) {
           done();
           resolve(match);
