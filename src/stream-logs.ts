@@ -16,10 +16,13 @@ export function logStreams(streams: StreamRegistry, logger: Logger): () => void 
       logger.warn({ stream_id: g.id, ...attemptFields(record) }, 'upstream attempt failed');
     },
     ended(g) {
+      const failed = g.terminal?.type === 'error';
+      // At the usual `warn` level a clean end writes nothing: no fields, no promise, per stream.
+      if (!logger.isLevelEnabled(failed ? 'warn' : 'info')) return;
       // Once the upstream loop has unwound, so the last attempt (and its request id) is recorded.
       void g.settled.then(() => {
         const fields = endFields(g);
-        if (g.terminal?.type === 'error') logger.warn(fields, 'stream ended');
+        if (failed) logger.warn(fields, 'stream ended');
         else logger.info(fields, 'stream ended');
       });
     },

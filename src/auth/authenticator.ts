@@ -65,9 +65,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticate
         `origin ${String(origin).slice(0, 200)} is not allowed; add it to RELAY_ALLOWED_ORIGINS`,
       );
     }
-    const url = new URL(req.url ?? '/', 'http://relay');
-    const ticket = url.searchParams.get('ticket');
-    if (ticket !== null) {
+    // A ticket only comes in the query: a request without one is not parsed as a URL at all.
+    const url = req.url?.includes('?') === true ? new URL(req.url, 'http://relay') : undefined;
+    const ticket = url === undefined ? null : url.searchParams.get('ticket');
+    if (url !== undefined && ticket !== null) {
       const isWs = url.pathname === options.wsPath;
       if (!isWs && !(req.method === 'GET' && EVENTS_PATH.test(url.pathname))) {
         throw unauthorized('?ticket= is accepted only on GET /v1/ws and GET /v1/streams/:id/events');

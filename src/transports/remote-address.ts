@@ -8,6 +8,8 @@ import { isIPv6 } from 'node:net';
 
 export function addressKey(remoteAddress: string | undefined): string {
   if (remoteAddress === undefined || remoteAddress === '') return 'unknown';
+  // Dotted IPv4, what most sockets report: no regular expressions (isIPv6 is one) per start.
+  if (!remoteAddress.includes(':')) return remoteAddress;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
   if (mapped) return mapped[1]!;
   if (!isIPv6(remoteAddress)) return remoteAddress;
