@@ -104,7 +104,12 @@ export function createNodeFetch(): NodeFetch {
       // The head is kept for the request's life as a rope of ~60 pieces (one concatenation per
       // header line, 2 KB per open stream); a regular-expression test flattens it in place.
       const head = (req as unknown as { _header?: unknown })._header;
-      if (typeof head === 'string') REQUEST_LINE.test(head);
+      if (typeof head === 'string') {
+        REQUEST_LINE.test(head);
+        // Written into the head; but the agent keeps a copy of these options, this array
+        // included, in its listeners for the socket's life (~0.9 KB per open stream).
+        headers.length = 0;
+      }
       // The signal reaches the request until its answer's headers, not through `options.signal`:
       // that ties the signal to the request with listeners kept for the request's life (~1.3 KB
       // per open stream). After the headers, the body's reader owns aborting it (see toResponse).
