@@ -117,16 +117,17 @@ export function createNodeFetch(): NodeFetch {
       if (signal !== undefined && onAbort !== undefined) {
         signal.addEventListener('abort', onAbort, { once: true });
       }
-      req.once('error', (err) => {
+      const onError = (err: Error): void => {
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         reject(err);
-      });
+      };
+      req.once('error', onError);
       req.once('response', (res) => {
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         // Errors after the headers surface on the body, to whoever reads it. A shared no-op, not
         // an arrow made here: that would keep this call's scope (the request body, its headers and
         // options) alive for as long as the stream runs.
-        req.removeAllListeners('error');
+        req.off('error', onError);
         req.on('error', ignoreError);
         resolve(toResponse(res, method === 'HEAD', signal));
       });
