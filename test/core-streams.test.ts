@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RelayError } from '../src/core/errors.js';
 import type { RelayEvent } from '../src/core/events.js';
+import { type Limiter, NO_LEASE } from '../src/core/limiter.js';
 import type { CursorOutcome, CursorSink, LogEntry } from '../src/core/stream-log.js';
 import { StreamRegistry, type StreamsConfig } from '../src/core/streams.js';
 import { ScriptedUpstream, type ScriptStep, textScript } from './helpers/scripted-upstream.js';
@@ -242,6 +243,39 @@ describe('StreamRegistry', () => {
     await r.create({ message: 'x' }, { owner: 'a' });
     await expect(r.create({ message: 'x' }, { owner: 'a' })).rejects.toMatchObject({
       code: 'limit_exceeded',
+    });
+  });
+
+  it('holds maxStreams against creates arriving together, counting those still being admitted', async () => {
+    // A limiter that answers on a later turn, as a shared (Redis) one does: every create of the
+    // crowd has passed the size check before the first is in the store.
+    const slowLimiter: Limiter = {
+      acquire: () => new Promise((resolve) => setTimeout(() => resolve(NO_LEASE), 5)),
+    };
+    const upstream = new ScriptedUpstream(() => [{ hang: true }]);
+    const r = new StreamRegistry({ upstream, config: { ...CONFIG, maxStreams: 3 }, limiter: slowLimiter });
+    registries.push(r);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 12 }, () => r.create({ message: 'x' }, { owner: 'a' })),
+    );
+    const refused = outcomes.filter((o) => o.status === 'rejected');
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+    expect(refused).toHaveLength(9);
+    for (const o of refused)
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ code: 'limit_exceeded' });
+    expect(r.size).toBe(3);
+    // A create that fails after admission gives its place back.
+    const failing = new StreamRegistry({
+      upstream,
+      config: { ...CONFIG, maxStreams: 1 },
+      limiter: { acquire: () => Promise.reject(new RelayError('quota_exceeded', 'no')) },
+    });
+    registries.push(failing);
+    await expect(failing.create({ message: 'x' }, { owner: 'a' })).rejects.toMatchObject({
+      code: 'quota_exceeded',
+    });
+    await expect(failing.create({ message: 'x' }, { owner: 'a' })).rejects.toMatchObject({
+      code: 'quota_exceeded',
     });
   });
 

@@ -133,6 +133,8 @@ export class StreamRegistry {
   private closing = false;
   private drainStarted = false;
   private readonly turns: StartTurns;
+  /** Creates past the stream cap's check and not yet in the store (or failed). */
+  private admitting = 0;
 
   constructor(deps: {
     upstream: Upstream;
@@ -185,13 +187,25 @@ export class StreamRegistry {
     await this.turns.next();
     const req = mintConversation(request);
     if (this.draining) throw shuttingDown();
-    if (this.store.size >= this.config.maxStreams) this.store.evictIdle();
-    if (this.store.size >= this.config.maxStreams) {
+    // Creates between this check and the store (the limiter, a conversation and the store itself
+    // may answer on a later turn) count too: a crowd arriving together must not pass it at once.
+    if (this.store.size + this.admitting >= this.config.maxStreams) this.store.evictIdle();
+    if (this.store.size + this.admitting >= this.config.maxStreams) {
       throw new RelayError(
         'limit_exceeded',
         `the relay holds its maximum of ${this.config.maxStreams} streams`,
       );
     }
+    this.admitting++;
+    try {
+      return await this.admitted(req, options);
+    } finally {
+      this.admitting--;
+    }
+  }
+
+  /** `create` past the stream cap: the per-request checks, the lease, the generation, the store. */
+  private async admitted(req: StreamRequest, options: CreateOptions): Promise<StreamHandle> {
     const limits = options.limits ?? NO_LIMITS;
     const maxTokens = req.max_tokens ?? this.config.defaultMaxTokens;
     checkRequestPolicy(limits, req.model ?? this.config.defaultModel, maxTokens);
