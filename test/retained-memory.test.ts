@@ -4,25 +4,15 @@
  * reference to its generation. Heap figures come after a forced full GC (`gc` exposed for this
  * file only); the bounds are ratios with room for noise, not timings.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RelayError } from '../src/core/errors.js';
 import type { RelayEventBody } from '../src/core/events.js';
 import { MemoryStreamStore } from '../src/core/memory-stream-store.js';
 import { type LogEntry, StreamLog } from '../src/core/stream-log.js';
 import { StreamRegistry } from '../src/core/streams.js';
+import { fullGc, heapAfterGc } from './helpers/heap.js';
 import { ScriptedUpstream, textScript } from './helpers/scripted-upstream.js';
 import { CONTRACT_CONFIG, CollectSink, until } from './stream-store.contract.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 const LIMITS = { maxEvents: 10_000, maxBytes: 1 << 24 };
 
@@ -151,7 +141,7 @@ describe('a retained stream in the memory store', () => {
     await registry.settled(created.id);
     await until(
       () => {
-        gc();
+        fullGc();
         return generation.deref() === undefined;
       },
       5000,

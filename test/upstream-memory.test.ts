@@ -7,20 +7,10 @@
  * attempt, retry loop and pump, the answer's Headers) and after, with room for noise.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpstreamEvent } from '../src/core/upstream.js';
 import { AnthropicUpstream } from '../src/upstream/anthropic.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
+import { heapAfterGc } from './helpers/heap.js';
 
 /** The upstream: answers every request with message_start and one text delta, then holds it. */
 const UPSTREAM = `
