@@ -9,7 +9,7 @@
  */
 export class StartTurns {
   private readonly perTurn: number;
-  private waiting: (() => void)[] = [];
+  private readonly waiting: (() => void)[] = [];
   private scheduled = false;
 
   constructor(perTurn: number) {
@@ -34,8 +34,7 @@ export class StartTurns {
 
   private readonly run = (): void => {
     this.scheduled = false;
-    const admitted = this.waiting.length <= this.perTurn ? this.waiting : this.waiting.slice(0, this.perTurn);
-    this.waiting = admitted === this.waiting ? [] : this.waiting.slice(this.perTurn);
+    const admitted = this.waiting.splice(0, this.perTurn);
     // Set again before the admitted run, so starts queued by them wait for the next turn too.
     if (this.waiting.length > 0) {
       this.scheduled = true;

@@ -120,8 +120,10 @@ export class AnthropicUpstream implements Upstream {
       const body = { ...params, stream: true } as unknown as Anthropic.MessageCreateParamsStreaming;
       // Beta features are opted into by header, forwarded unchanged (one comma-separated value).
       const headers = betas === undefined ? undefined : { 'anthropic-beta': betas.join(',') };
-      const tried = new Set<string>();
-      const route = { tried, ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }) };
+      const route = {
+        tried: new Set<string>(),
+        ...(hints.affinity === undefined ? {} : { affinity: hints.affinity }),
+      };
       const loop: RetryLoop = {
         model: req.model,
         body,
@@ -130,7 +132,6 @@ export class AnthropicUpstream implements Upstream {
         sink,
         hints,
         startedAt: performance.now(),
-        tried,
         route,
         resolve,
         reject,
@@ -149,7 +150,7 @@ export class AnthropicUpstream implements Upstream {
       }
       const { hints } = loop;
       const name = choice.name;
-      loop.tried.add(name);
+      loop.route.tried.add(name);
       const lease = this.pool.begin(name);
       const progress: AttemptProgress = { firstContentAt: undefined };
       const attemptStart = performance.now();
@@ -204,7 +205,7 @@ export class AnthropicUpstream implements Upstream {
     let choice = this.pool.choose(loop.model, loop.route);
     // Nowhere left to go (every upstream disabled): the failure that got us here is the answer.
     if (!choice.ok && !choice.failure.retry) throw failed.error;
-    const failover = choice.ok && !loop.tried.has(choice.name);
+    const failover = choice.ok && !loop.route.tried.has(choice.name);
     // A refused key disables its upstream; the stream moves on like after a 529 (unless that
     // upstream was the last one, which the pool keeps: then the refusal is the answer).
     const moves = choice.ok && fromName !== undefined && choice.name !== fromName;
@@ -257,7 +258,7 @@ interface RetryLoop {
   readonly sink: UpstreamSink;
   readonly hints: UpstreamHints;
   readonly startedAt: number;
-  readonly tried: Set<string>;
+  /** Where the pool may send the next attempt; `tried` = the upstreams this push has tried. */
   readonly route: { readonly tried: Set<string>; readonly affinity?: string };
   /** Settle push's promise: finished, stopped or aborted; or failed. */
   readonly resolve: () => void;
