@@ -2,13 +2,15 @@
  * Prometheus metrics (prom-client), named `relay_*`. Labels are bounded: transport, outcome, code,
  * model and principal (each capped at a number of distinct values, the rest counted as "other"),
  * never a stream id. Most figures are counted when a stream ends or at scrape time; the one
- * per-event cost is the inter-token gap histogram (one observation per content event). Reader
+ * per-event cost is the inter-token gap histogram (one observation per content event, tallied
+ * without prom-client: see tallied-histogram.ts). Reader
  * figures (resumes, replays, relay-added first-token time, slow-consumer cuts) are counted once
  * per cursor, by the transport that reads.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamGeneration } from './core/stream-generation.js';
 import type { StreamRegistry } from './core/streams.js';
+import { TalliedHistogram } from './tallied-histogram.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
 /** What a transport reports about its connections at scrape time. */
@@ -114,10 +116,11 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const gap = new Histogram({
+  // Observed per content event: tallied by the relay, read by prom-client at scrape time.
+  const gap = new TalliedHistogram({
     name: 'relay_inter_token_gap_seconds',
     help: 'Time between two content events of one stream.',
-    labelNames: ['transport'],
+    labelName: 'transport',
     buckets: GAP_BUCKETS,
     registers: [registry],
   });
@@ -181,7 +184,7 @@ export function createMetrics(streams: StreamRegistry): Metrics {
       started.inc(labelsOf(g));
     },
     contentGap(g, ms) {
-      gap.observe({ transport: g.transport }, ms / 1000);
+      gap.observe(g.transport, ms / 1000);
     },
     attempt(_g, record) {
       attempts.inc({ outcome: record.outcome });
