@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mapRawEvent, newMapperState } from '../src/upstream/sdk-events.js';
 import { SseDecoder } from '../src/upstream/sse-decoder.js';
-import { textDelta } from '../src/upstream/text-delta.js';
+import { textDelta, textDeltaEvent } from '../src/upstream/text-delta.js';
 
 const chunk = (data: string, event = 'content_block_delta'): Buffer =>
   Buffer.from(`event: ${event}\ndata: ${data}\n\n`);
@@ -133,5 +133,37 @@ describe('SseDecoder.idle', () => {
     // A CR at a chunk's end may be the first half of a CRLF.
     d.push(Buffer.from('event: x\r\ndata: 1\r\n\r'));
     expect(d.idle).toBe(false);
+  });
+});
+
+describe('textDeltaEvent', () => {
+  it.each([
+    ['plain ASCII', 'Hello there', 0],
+    ['multi-byte characters', 'Café ☕ 日本語 🎉', 3],
+    ['escapes', 'say "hi"\\n\n\tdone\\', 2],
+  ])('is the event the mapper makes, to its JSON key order, for %s', (_name, text, index) => {
+    const buf = canonical(text, index);
+    const fast = textDeltaEvent(buf);
+    const [slow] = general(buf);
+    expect(fast).toEqual(slow);
+    // The log serialises the event as it gets it: the same keys in the same order, the same bytes.
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(slow));
+  });
+
+  it('declines a chunk cut short after a long index without reading past its end', () => {
+    const buf = canonical('abcdef', 123456789);
+    for (let cut = 0; cut < buf.length; cut++) expect(textDeltaEvent(buf.subarray(0, cut))).toBeUndefined();
+    expect(textDeltaEvent(buf)?.text).toBe('abcdef');
+  });
+
+  it('declines a chunk that differs from the canonical form in any one byte outside its text', () => {
+    const buf = canonical('hello', 7);
+    const textFrom = buf.indexOf('hello');
+    for (let i = 0; i < buf.length; i++) {
+      if (i >= textFrom && i < textFrom + 5) continue;
+      const changed = Buffer.from(buf);
+      changed[i] = changed[i] === 0x41 ? 0x42 : 0x41;
+      expect(textDeltaEvent(changed), `byte ${i}`).toBeUndefined();
+    }
   });
 });

@@ -26,7 +26,7 @@ import {
 } from './retry-policy.js';
 import { mapRawEvent, newMapperState } from './sdk-events.js';
 import { SseDecoder } from './sse-decoder.js';
-import { textDelta } from './text-delta.js';
+import { textDeltaEvent } from './text-delta.js';
 
 export interface AttemptDeadlines {
   /** No content event within this long of an attempt's start → upstream_timeout. 0 = none. */
@@ -136,21 +136,23 @@ export function runAttempt(
     firstToken.clear();
     if (progress !== undefined) progress.firstContentAt = performance.now();
   };
-  // One array for every chunk: the sink reads it synchronously and keeps nothing of it.
-  const batch: UpstreamEvent[] = [];
+  // The sink reads its array synchronously and keeps nothing of it: a text delta goes out in this
+  // one array, every chunk. (Emptying a shared array with `length = 0` dropped its backing store:
+  // a new one, ~150 B, on the next push, per token.)
+  const single: UpstreamEvent[] = [];
   /** One body chunk: its events leave together, in one call of the sink. False = stop reading. */
   const onChunk = (chunk: Uint8Array): boolean => {
     lastEventAt = performance.now();
-    batch.length = 0;
     // Most chunks are one text delta: read from the bytes (text-delta.ts), else the general path.
-    const delta = decoder.idle ? textDelta(chunk as Buffer) : undefined;
-    if (delta !== undefined) {
+    const text = decoder.idle ? textDeltaEvent(chunk as Buffer) : undefined;
+    if (text !== undefined) {
       // The API's empty openers carry nothing (as the mapper drops them).
-      if (delta.text === '') return true;
+      if (text.text === '') return true;
       if (!contentSent) contentArrived();
-      batch.push({ type: 'text', text: delta.text, index: delta.index });
-      return deliver(batch);
+      single[0] = text;
+      return deliver(single);
     }
+    const batch: UpstreamEvent[] = [];
     try {
       for (const message of decoder.push(chunk)) {
         let event: UpstreamEvent | undefined;

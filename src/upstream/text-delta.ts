@@ -12,11 +12,13 @@
  * order, a control character, two events in one chunk — returns undefined and takes that path,
  * which decides exactly as before.
  */
+import type { TextEvent } from '../core/events.js';
 
 const HEAD = Buffer.from('event: content_block_delta\ndata: {"type":"content_block_delta","index":');
 const MIDDLE = Buffer.from(',"delta":{"type":"text_delta","text":"');
 /** `"}}` closing the text, the delta and the event, then the blank line. */
 const TAIL = Buffer.from('"}}\n\n');
+const SHORTEST = HEAD.length + 1 + MIDDLE.length + TAIL.length;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -26,11 +28,14 @@ export interface TextDelta {
   readonly text: string;
 }
 
-/** The chunk's text delta when the chunk is exactly one canonical text delta event. */
-export function textDelta(chunk: Buffer): TextDelta | undefined {
+/**
+ * The chunk's text event, `{type: 'text', text, index}` as the mapper makes it, when the chunk is
+ * exactly one canonical text delta event (an empty text included; the caller drops it). The event
+ * is the one object made per token besides its text.
+ */
+export function textDeltaEvent(chunk: Buffer): TextEvent | undefined {
   const length = chunk.length;
-  if (length < HEAD.length + 1 + MIDDLE.length + TAIL.length) return undefined;
-  if (chunk.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return undefined;
+  if (length < SHORTEST || !bytesAt(chunk, 0, HEAD)) return undefined;
   let at = HEAD.length;
   let index = 0;
   const digitsFrom = at;
@@ -38,10 +43,9 @@ export function textDelta(chunk: Buffer): TextDelta | undefined {
   // One to nine digits, no leading zero (JSON's grammar; and an index is small).
   const digits = at - digitsFrom;
   if (digits === 0 || digits > 9 || (digits > 1 && chunk[digitsFrom] === 0x30)) return undefined;
-  if (chunk.compare(MIDDLE, 0, MIDDLE.length, at, at + MIDDLE.length) !== 0) return undefined;
   const from = at + MIDDLE.length;
   const to = length - TAIL.length;
-  if (to < from || chunk.compare(TAIL, 0, TAIL.length, to, length) !== 0) return undefined;
+  if (to < from || !bytesAt(chunk, at, MIDDLE) || !bytesAt(chunk, to, TAIL)) return undefined;
   let escaped = false;
   for (let i = from; i < to; i++) {
     const b = chunk[i]!;
@@ -55,10 +59,26 @@ export function textDelta(chunk: Buffer): TextDelta | undefined {
     // An unescaped quote ends the string early: something follows it, so this is another shape.
     if (b === QUOTE) return undefined;
   }
-  if (!escaped) return { index, text: chunk.toString('utf8', from, to) };
+  if (!escaped) return { type: 'text', text: chunk.toString('utf8', from, to), index };
   try {
-    return { index, text: JSON.parse(chunk.toString('utf8', from - 1, to + 1)) as string };
+    return { type: 'text', text: JSON.parse(chunk.toString('utf8', from - 1, to + 1)) as string, index };
   } catch {
     return undefined;
   }
+}
+
+/** The chunk's text delta when the chunk is exactly one canonical text delta event. */
+export function textDelta(chunk: Buffer): TextDelta | undefined {
+  const event = textDeltaEvent(chunk);
+  return event === undefined ? undefined : { index: event.index, text: event.text };
+}
+
+/**
+ * Whether `chunk` holds `want` at `at` (the caller checked the length). A loop, not
+ * `Buffer.compare`: three compares cost ~230 ns per chunk in their argument checks and native
+ * calls, this ~120 ns (a chunk is ~150 bytes, all but the text compared).
+ */
+function bytesAt(chunk: Buffer, at: number, want: Buffer): boolean {
+  for (let i = 0; i < want.length; i++) if (chunk[at + i] !== want[i]) return false;
+  return true;
 }
