@@ -78,7 +78,7 @@ export type AttemptEnding = { readonly outcome: AttemptOutcome } | { readonly th
  * A callback, not a promise to await: an awaiting caller would stay suspended for as long as the
  * body flows, the body's listeners keeping its frame and its callers' alive (three async frames
  * and their promises, ~3 KB per open stream in a heap snapshot), and even a chain of `then`s
- * keeps a promise and a reaction per link. Only the closures here stay while the body flows.
+ * keeps a promise and a reaction per link. Only the attempt's object stays while the body flows.
  */
 export function runAttempt(
   target: AttemptTarget,
@@ -91,70 +91,135 @@ export function runAttempt(
   headers: Readonly<Record<string, string>> | undefined,
   done: (ending: AttemptEnding) => void,
 ): void {
-  let timedOut: TimeoutKind | undefined;
+  new Attempt(target, deadlines, signal, sink, progress, done).send(body, headers);
+}
+
+/**
+ * One attempt's state. A class rather than closures around a call: its methods are shared, and
+ * only the few callbacks handed to timers, the signal and the body exist per attempt.
+ */
+class Attempt {
+  private readonly target: AttemptTarget;
+  private readonly deadlines: AttemptDeadlines;
+  private readonly signal: AbortSignal;
+  private readonly sink: UpstreamSink;
+  private readonly progress: AttemptProgress | undefined;
+  private readonly done: (ending: AttemptEnding) => void;
+  private timedOut: TimeoutKind | undefined;
   /**
    * The body reader's `release`, once the answer is in. Only it is kept, not the reader: the
    * reader holds the answer's `Headers` (1.5 KB per open stream), read once for `request-id`.
    */
-  let release: BodyReader['release'] | undefined;
-  // No signal of our own per attempt (a linked controller cost each open stream ~1 KB more):
-  // before the response the SDK's own timer, armed with the same first-token deadline, aborts
-  // the request; once the body is streaming, a deadline drops the body, which ends the read.
-  const expire = (kind: TimeoutKind): void => {
-    timedOut ??= kind;
-    release?.(false);
-  };
-  const firstToken = new Deadline(deadlines.firstTokenTimeoutMs, () => expire('first_token'));
-  // Re-arming a timer per event costs more than the event; instead the idle deadline, when it
-  // fires, re-arms itself for what is left since the last event.
-  const idleMs = deadlines.idleTimeoutMs;
-  let lastEventAt = 0;
-  const idle: Deadline = new Deadline(idleMs, () => {
-    const quiet = performance.now() - lastEventAt;
-    if (quiet >= idleMs) expire('idle');
-    else idle.reset(idleMs - quiet);
-  });
-  let contentSent = false;
-  let failed: AttemptFailure | undefined;
-  let finished = false;
+  private release: BodyReader['release'] | undefined;
+  private readonly firstToken: Deadline;
+  private readonly idle: Deadline;
+  /** performance.now() of the last body chunk (a number field: stored in place, per chunk). */
+  private lastEventAt = 0;
+  private contentSent = false;
+  private failed: AttemptFailure | undefined;
+  private finished = false;
   /** The sink said it wants no more: the consumer ended the stream. */
-  let stopped = false;
-  let sinkError: { error: unknown } | undefined;
-  const state = newMapperState();
-  const deliver = (batch: readonly UpstreamEvent[]): boolean => {
+  private stopped = false;
+  private sinkError: { error: unknown } | undefined;
+  private readonly state = newMapperState();
+  private readonly decoder = new SseDecoder();
+  /**
+   * The sink reads its array synchronously and keeps nothing of it: a text delta goes out in this
+   * one array, every chunk. (Emptying a shared array with `length = 0` dropped its backing store:
+   * a new one, ~150 B, on the next push, per token.)
+   */
+  private readonly single: UpstreamEvent[] = [];
+
+  constructor(
+    target: AttemptTarget,
+    deadlines: AttemptDeadlines,
+    signal: AbortSignal,
+    sink: UpstreamSink,
+    progress: AttemptProgress | undefined,
+    done: (ending: AttemptEnding) => void,
+  ) {
+    this.target = target;
+    this.deadlines = deadlines;
+    this.signal = signal;
+    this.sink = sink;
+    this.progress = progress;
+    this.done = done;
+    // No signal of our own per attempt (a linked controller cost each open stream ~1 KB more):
+    // before the response the SDK's own timer, armed with the same first-token deadline, aborts
+    // the request; once the body is streaming, a deadline drops the body, which ends the read.
+    this.firstToken = new Deadline(deadlines.firstTokenTimeoutMs, () => this.expire('first_token'));
+    // Re-arming a timer per event costs more than the event; instead the idle deadline, when it
+    // fires, re-arms itself for what is left since the last event.
+    this.idle = new Deadline(deadlines.idleTimeoutMs, () => {
+      const idleMs = this.deadlines.idleTimeoutMs;
+      const quiet = performance.now() - this.lastEventAt;
+      if (quiet >= idleMs) this.expire('idle');
+      else this.idle.reset(idleMs - quiet);
+    });
+  }
+
+  /** Sends the request; the attempt ends in `done`, once. */
+  send(
+    body: Anthropic.MessageCreateParamsStreaming,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void {
+    let answer: Promise<Response>;
     try {
-      if (sink(batch)) return true;
-      stopped = true;
+      this.firstToken.reset();
+      // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
+      // the body is read here, straight from the socket (see node-fetch.ts).
+      const options: Anthropic.RequestOptions = { signal: this.signal };
+      if (this.deadlines.firstTokenTimeoutMs > 0) options.timeout = this.deadlines.firstTokenTimeoutMs;
+      if (headers !== undefined) options.headers = headers;
+      answer = this.target.client.messages.create(body, options).asResponse();
     } catch (error) {
-      sinkError = { error };
+      answer = Promise.reject(error);
+    }
+    answer.then(this.onAnswer, this.failRead);
+  }
+
+  private expire(kind: TimeoutKind): void {
+    this.timedOut ??= kind;
+    this.release?.(false);
+  }
+
+  private deliver(batch: readonly UpstreamEvent[]): boolean {
+    try {
+      if (this.sink(batch)) return true;
+      this.stopped = true;
+    } catch (error) {
+      this.sinkError = { error };
     }
     return false;
-  };
+  }
+
   /** Content is on its way: the first-token deadline is met. */
-  const contentArrived = (): void => {
-    contentSent = true;
-    firstToken.clear();
-    if (progress !== undefined) progress.firstContentAt = performance.now();
-  };
-  // The sink reads its array synchronously and keeps nothing of it: a text delta goes out in this
-  // one array, every chunk. (Emptying a shared array with `length = 0` dropped its backing store:
-  // a new one, ~150 B, on the next push, per token.)
-  const single: UpstreamEvent[] = [];
+  private contentArrived(): void {
+    this.contentSent = true;
+    this.firstToken.clear();
+    if (this.progress !== undefined) this.progress.firstContentAt = performance.now();
+  }
+
   /** One body chunk: its events leave together, in one call of the sink. False = stop reading. */
-  const onChunk = (chunk: Uint8Array): boolean => {
-    lastEventAt = performance.now();
+  private readonly onChunk = (chunk: Uint8Array): boolean => {
+    this.lastEventAt = performance.now();
     // Most chunks are one text delta: read from the bytes (text-delta.ts), else the general path.
-    const text = decoder.idle ? textDeltaEvent(chunk as Buffer) : undefined;
+    const text = this.decoder.idle ? textDeltaEvent(chunk as Buffer) : undefined;
     if (text !== undefined) {
       // The API's empty openers carry nothing (as the mapper drops them).
       if (text.text === '') return true;
-      if (!contentSent) contentArrived();
-      single[0] = text;
-      return deliver(single);
+      if (!this.contentSent) this.contentArrived();
+      this.single[0] = text;
+      return this.deliver(this.single);
     }
+    return this.decode(chunk);
+  };
+
+  /** The general path: SSE messages, parsed and mapped (sdk-events.ts). */
+  private decode(chunk: Uint8Array): boolean {
     const batch: UpstreamEvent[] = [];
     try {
-      for (const message of decoder.push(chunk)) {
+      for (const message of this.decoder.push(chunk)) {
         let event: UpstreamEvent | undefined;
         switch (message.event) {
           // As the SDK's Stream reads it: pings and unnamed messages carry nothing.
@@ -162,121 +227,119 @@ export function runAttempt(
           case 'ping':
             continue;
           case 'error':
-            failed = errorEventFailure(message.data, target.secrets);
+            this.failed = errorEventFailure(message.data, this.target.secrets);
             // The events before it in this read still go out; the attempt has failed either way.
-            if (batch.length > 0) deliver(batch);
+            if (batch.length > 0) this.deliver(batch);
             return false;
           default:
             if (message.data === '') continue;
-            event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, state);
+            event = mapRawEvent(JSON.parse(message.data) as Anthropic.RawMessageStreamEvent, this.state);
         }
         if (event === undefined) continue;
         if (event.type === 'done') {
-          finished = true;
+          this.finished = true;
           batch.push(event);
-          deliver(batch);
+          this.deliver(batch);
           return false;
         }
         // Besides usage and done, the mapper yields only content events.
-        if (!contentSent && event.type !== 'usage') contentArrived();
+        if (!this.contentSent && event.type !== 'usage') this.contentArrived();
         batch.push(event);
       }
     } catch (err) {
       // What the read held before the bad message still goes out first, as it did event by event.
-      if (batch.length > 0 && !deliver(batch)) return false;
+      if (batch.length > 0 && !this.deliver(batch)) return false;
       throw err;
     }
-    return batch.length === 0 || deliver(batch);
-  };
-  const decoder = new SseDecoder();
+    return batch.length === 0 || this.deliver(batch);
+  }
+
   // Once the body is streaming, abort drops it here: the signal reaches the request only until
   // its headers (node-fetch.ts), and the SDK's link from this signal to its own is let go of
   // when the SDK's response object is collected, so without this a quiet upstream would stay
   // open after an abort until its next bytes.
-  const onAbort = (): void => release?.(false);
-  /** The answer's headers are in: read its body (the promise settles when the body is done). */
-  const onResponse = (response: Response): Promise<void> | undefined => {
+  private readonly onAbort = (): void => this.release?.(false);
+
+  /** The answer's headers are in: read its body; the attempt ends when the body is done. */
+  private readonly onAnswer = (response: Response): void => {
+    let read: Promise<void> | undefined;
+    try {
+      read = this.onResponse(response);
+    } catch (error) {
+      this.failRead(error);
+      return;
+    }
+    if (read === undefined) this.endRead();
+    else read.then(this.endRead, this.failRead);
+  };
+
+  /** Starts reading the body (the promise settles when the body is done). */
+  private onResponse(response: Response): Promise<void> | undefined {
     const reader = readBody(response);
-    release = reader.release;
-    if (progress !== undefined) progress.requestId = reader.headers.get('request-id') ?? undefined;
-    lastEventAt = performance.now();
-    idle.reset();
-    signal.addEventListener('abort', onAbort, { once: true });
+    this.release = reader.release;
+    if (this.progress !== undefined) this.progress.requestId = reader.headers.get('request-id') ?? undefined;
+    this.lastEventAt = performance.now();
+    this.idle.reset();
+    this.signal.addEventListener('abort', this.onAbort, { once: true });
     // A deadline that fired while the headers were on their way (the SDK's timer had not yet),
     // or an abort that came with them.
-    if (timedOut === undefined && !signal.aborted) return reader.read(onChunk);
+    if (this.timedOut === undefined && !this.signal.aborted) return reader.read(this.onChunk);
     return undefined;
-  };
+  }
+
   /** How the attempt ended, once the request or its body settled; `thrown` = what it failed with. */
-  const settle = (thrown: { error: unknown } | undefined): AttemptOutcome => {
+  private settle(thrown: { error: unknown } | undefined): AttemptOutcome {
+    const { deadlines, signal } = this;
     try {
       if (thrown === undefined) {
-        if (sinkError !== undefined) throw sinkError.error;
-        if (finished) return { kind: 'done' };
-        if (stopped || signal.aborted) return { kind: 'aborted' };
-        if (failed === undefined && timedOut === undefined) failed = truncatedFailure();
+        if (this.sinkError !== undefined) throw this.sinkError.error;
+        if (this.finished) return { kind: 'done' };
+        if (this.stopped || signal.aborted) return { kind: 'aborted' };
+        if (this.failed === undefined && this.timedOut === undefined) this.failed = truncatedFailure();
       } else {
         const err = thrown.error;
-        if (sinkError !== undefined && err === sinkError.error) throw err;
+        if (this.sinkError !== undefined && err === this.sinkError.error) throw err;
         if (signal.aborted) return { kind: 'aborted' };
-        // The SDK's timer is the first-token deadline before the response (see expire).
+        // The SDK's timer is the first-token deadline before the response (see the constructor).
         if (
-          timedOut === undefined &&
+          this.timedOut === undefined &&
           err instanceof APIConnectionTimeoutError &&
           deadlines.firstTokenTimeoutMs > 0
         ) {
-          timedOut = 'first_token';
+          this.timedOut = 'first_token';
         }
-        if (timedOut === undefined) failed = classifyFailure(err, target.secrets);
+        if (this.timedOut === undefined) this.failed = classifyFailure(err, this.target.secrets);
       }
     } finally {
-      if (progress !== undefined) {
-        progress.responseId = state.messageId;
-        progress.responseModel = state.responseModel;
+      if (this.progress !== undefined) {
+        this.progress.responseId = this.state.messageId;
+        this.progress.responseModel = this.state.responseModel;
       }
-      signal.removeEventListener('abort', onAbort);
-      release?.(finished);
-      firstToken.clear();
-      idle.clear();
+      signal.removeEventListener('abort', this.onAbort);
+      this.release?.(this.finished);
+      this.firstToken.clear();
+      this.idle.clear();
     }
-    if (timedOut !== undefined) {
-      failed = timeoutFailure(timedOut, timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : idleMs);
+    if (this.timedOut !== undefined) {
+      this.failed = timeoutFailure(
+        this.timedOut,
+        this.timedOut === 'first_token' ? deadlines.firstTokenTimeoutMs : deadlines.idleTimeoutMs,
+      );
     }
-    return { kind: 'failed', failure: failed ?? truncatedFailure(), contentSent };
-  };
+    return { kind: 'failed', failure: this.failed ?? truncatedFailure(), contentSent: this.contentSent };
+  }
+
   /** Called once: the outcome, or what the sink threw. */
-  const end = (thrown: { error: unknown } | undefined): void => {
+  private end(thrown: { error: unknown } | undefined): void {
     let ending: AttemptEnding;
     try {
-      ending = { outcome: settle(thrown) };
+      ending = { outcome: this.settle(thrown) };
     } catch (error) {
       ending = { thrown: error };
     }
-    done(ending);
-  };
-  const endRead = (): void => end(undefined);
-  const failRead = (error: unknown): void => end({ error });
-  let answer: Promise<Response>;
-  try {
-    firstToken.reset();
-    // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
-    // the body is read here, straight from the socket (see node-fetch.ts).
-    const options: Anthropic.RequestOptions = { signal };
-    if (deadlines.firstTokenTimeoutMs > 0) options.timeout = deadlines.firstTokenTimeoutMs;
-    if (headers !== undefined) options.headers = headers;
-    answer = target.client.messages.create(body, options).asResponse();
-  } catch (error) {
-    answer = Promise.reject(error);
+    this.done(ending);
   }
-  answer.then((response) => {
-    let read: Promise<void> | undefined;
-    try {
-      read = onResponse(response);
-    } catch (error) {
-      failRead(error);
-      return;
-    }
-    if (read === undefined) endRead();
-    else read.then(endRead, failRead);
-  }, failRead);
+
+  private readonly endRead = (): void => this.end(undefined);
+  private readonly failRead = (error: unknown): void => this.end({ error });
 }

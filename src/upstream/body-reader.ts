@@ -84,10 +84,12 @@ function readNode(node: IncomingMessage, onChunk: ChunkReader): Promise<void> {
     };
     const onEnd = (): void => stop();
     const onError = (err: Error): void => stop(err);
+    // `on`, not `once`: stop() removes all four on the first that fires, and a `once` wraps its
+    // listener in a function and a state object of its own (~150 B each per open stream).
     node.on('data', onData);
-    node.once('end', onEnd);
-    node.once('error', onError);
+    node.on('end', onEnd);
+    node.on('error', onError);
     // Destroyed without an error (an abort): no 'end' will come.
-    node.once('close', onEnd);
+    node.on('close', onEnd);
   });
 }
