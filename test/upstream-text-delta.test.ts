@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { StreamLog } from '../src/core/stream-log.js';
 import { mapRawEvent, newMapperState } from '../src/upstream/sdk-events.js';
 import { SseDecoder } from '../src/upstream/sse-decoder.js';
 import { textDelta, textDeltaEvent } from '../src/upstream/text-delta.js';
@@ -165,5 +166,28 @@ describe('textDeltaEvent', () => {
       changed[i] = changed[i] === 0x41 ? 0x42 : 0x41;
       expect(textDeltaEvent(changed), `byte ${i}`).toBeUndefined();
     }
+  });
+});
+
+describe('the text events the adapter makes', () => {
+  it("carry the log's seq slot, so numbering one fills it in place and its JSON is unchanged", () => {
+    const fast = textDeltaEvent(canonical('hi', 1))!;
+    const [slow] = general(canonical('hi', 1)) as [object];
+    for (const event of [fast, slow]) {
+      // Declared, not set: nothing sees it before the log numbers the event.
+      expect(Object.keys(event)).toEqual(['type', 'text', 'index', 'seq']);
+      expect(JSON.stringify(event)).toBe('{"type":"text","text":"hi","index":1}');
+    }
+    const log = new StreamLog({ maxEvents: 10, maxBytes: 1 << 16 });
+    expect(log.append(fast as never)?.json).toBe('{"type":"text","text":"hi","index":1,"seq":1}');
+    expect(log.append(slow as never)?.json).toBe('{"type":"text","text":"hi","index":1,"seq":2}');
+  });
+
+  it('carry the slot for thinking text too', () => {
+    const [thinking] = general(
+      chunk('{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}}'),
+    ) as [object];
+    expect(Object.keys(thinking)).toEqual(['type', 'text', 'index', 'seq']);
+    expect(JSON.stringify(thinking)).toBe('{"type":"thinking","text":"hm","index":0}');
   });
 });

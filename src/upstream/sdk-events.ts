@@ -9,6 +9,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import type { BlockEvent, DeltaEvent, RawBlock, ToolKind, ToolUseEvent } from '../core/events.js';
 import type { UpstreamDone, UpstreamEvent, UsageUpdate } from '../core/upstream.js';
 import { type RawUsage, usageCounts } from '../core/usage.js';
+import { textEvent, thinkingEvent } from './text-event.js';
 
 /** What the mapper remembers across events of one attempt. */
 export interface MapperState {
@@ -60,11 +61,11 @@ export function mapRawEvent(
         // citations, a signature) is carried whole, so nothing of it is lost.
         case 'text':
           return isPlainStart(block, TEXT_START)
-            ? textEvent('text', block.text, ev.index)
+            ? textOrThinking('text', block.text, ev.index)
             : blockEvent(ev.index, block);
         case 'thinking':
           return isPlainStart(block, THINKING_START) && !block.signature
-            ? textEvent('thinking', block.thinking, ev.index)
+            ? textOrThinking('thinking', block.thinking, ev.index)
             : blockEvent(ev.index, block);
         // Blocks that arrive whole at their start: carried verbatim.
         case 'redacted_thinking':
@@ -88,9 +89,9 @@ export function mapRawEvent(
       const delta = ev.delta;
       switch (delta.type) {
         case 'text_delta':
-          return textEvent('text', delta.text, ev.index);
+          return textOrThinking('text', delta.text, ev.index);
         case 'thinking_delta':
-          return textEvent('thinking', delta.thinking, ev.index);
+          return textOrThinking('thinking', delta.thinking, ev.index);
         case 'input_json_delta':
           return delta.partial_json === ''
             ? undefined
@@ -185,8 +186,9 @@ function deltaEvent(index: number, delta: RawBlock): DeltaEvent {
 }
 
 /** A text or thinking event, or nothing for the empty openers and closers the API sends. */
-function textEvent(type: 'text' | 'thinking', text: string, index: number): UpstreamEvent | undefined {
-  return text === '' ? undefined : { type, text, index };
+function textOrThinking(type: 'text' | 'thinking', text: string, index: number): UpstreamEvent | undefined {
+  if (text === '') return undefined;
+  return type === 'text' ? textEvent(text, index) : thinkingEvent(text, index);
 }
 
 /** A usage update from a raw count (`message_start`'s, or `message_delta`'s cumulative one). */

@@ -13,6 +13,7 @@
  * which decides exactly as before.
  */
 import type { TextEvent } from '../core/events.js';
+import { textEvent } from './text-event.js';
 
 const HEAD = Buffer.from('event: content_block_delta\ndata: {"type":"content_block_delta","index":');
 const MIDDLE = Buffer.from(',"delta":{"type":"text_delta","text":"');
@@ -59,9 +60,9 @@ export function textDeltaEvent(chunk: Buffer): TextEvent | undefined {
     // An unescaped quote ends the string early: something follows it, so this is another shape.
     if (b === QUOTE) return undefined;
   }
-  if (!escaped) return { type: 'text', text: chunk.toString('utf8', from, to), index };
+  if (!escaped) return textEvent(chunk.toString('utf8', from, to), index);
   try {
-    return { type: 'text', text: JSON.parse(chunk.toString('utf8', from - 1, to + 1)) as string, index };
+    return textEvent(JSON.parse(chunk.toString('utf8', from - 1, to + 1)) as string, index);
   } catch {
     return undefined;
   }
