@@ -4,8 +4,8 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "1b4733a",
-  "date": "2026-12-05T06:38:53.942Z",
+  "revision": "90c0868",
+  "date": "2026-12-05T09:35:13.571Z",
   "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 187.6,
-      "ttft_max_ms": 2053.1,
+      "ttft_p50_ms": 109.8,
+      "ttft_max_ms": 2014.8,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 95.1,
-      "ttft_max_ms": 2022.2,
+      "ttft_p50_ms": 70.4,
+      "ttft_max_ms": 2011,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 56.5,
-      "ttft_max_ms": 59.2,
+      "ttft_p50_ms": 27.2,
+      "ttft_max_ms": 27.5,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2070.5,
-      "ttft_max_ms": 2166.1,
+      "ttft_p50_ms": 2091.3,
+      "ttft_max_ms": 2162.5,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2095.2,
-      "ttft_max_ms": 6033.5,
+      "ttft_p50_ms": 2026.4,
+      "ttft_max_ms": 5965.7,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 70.5,
-      "ttft_max_ms": 93.9,
+      "ttft_p50_ms": 88.9,
+      "ttft_max_ms": 128.9,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 169.4,
-      "ttft_max_ms": 179.6,
+      "ttft_p50_ms": 63.7,
+      "ttft_max_ms": 66.9,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 38.2,
-      "ttft_max_ms": 51.9,
+      "ttft_p50_ms": 30.3,
+      "ttft_max_ms": 36.9,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 36.6,
-      "ttft_max_ms": 36.7,
+      "ttft_p50_ms": 18.7,
+      "ttft_max_ms": 19.4,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 273.3,
-      "ttft_max_ms": 366.5,
+      "ttft_p50_ms": 243.4,
+      "ttft_max_ms": 254.2,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 187.4,
-      "ttft_max_ms": 279.2,
+      "ttft_p50_ms": 84.3,
+      "ttft_max_ms": 146.5,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 62,
-      "ttft_max_ms": 64.1,
+      "ttft_p50_ms": 82.8,
+      "ttft_max_ms": 102.7,
       "waited": 0,
       "complete": 24
     }
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 26.7,
+      "recovery_ms": 31.1,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 26.3,
+      "recovery_ms": 27.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 29.5,
+      "recovery_ms": 31.2,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 25.1,
+      "recovery_ms": 30.2,
       "complete": true,
       "lost": 0,
       "duplicated": 0
