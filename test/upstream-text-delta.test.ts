@@ -8,12 +8,18 @@ import { describe, expect, it } from 'vitest';
 import { StreamLog } from '../src/core/stream-log.js';
 import { mapRawEvent, newMapperState } from '../src/upstream/sdk-events.js';
 import { SseDecoder } from '../src/upstream/sse-decoder.js';
-import { textDelta, textDeltaEvent } from '../src/upstream/text-delta.js';
+import { textDeltaEvent } from '../src/upstream/text-delta.js';
 
 const chunk = (data: string, event = 'content_block_delta'): Buffer =>
   Buffer.from(`event: ${event}\ndata: ${data}\n\n`);
 const canonical = (text: string, index = 0): Buffer =>
   chunk(JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'text_delta', text } }));
+
+/** The fast path's index and text (its event without the type and the log's seq slot). */
+function textDelta(buf: Buffer): { index: number; text: string } | undefined {
+  const event = textDeltaEvent(buf);
+  return event === undefined ? undefined : { index: event.index, text: event.text };
+}
 
 /** What the general path makes of a chunk: the mapped events. */
 function general(buf: Buffer): unknown[] {

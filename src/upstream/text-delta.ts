@@ -24,11 +24,6 @@ const SHORTEST = HEAD.length + 1 + MIDDLE.length + TAIL.length;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export interface TextDelta {
-  readonly index: number;
-  readonly text: string;
-}
-
 /**
  * The chunk's text event, `{type: 'text', text, index}` as the mapper makes it, when the chunk is
  * exactly one canonical text delta event (an empty text included; the caller drops it). The event
@@ -66,12 +61,6 @@ export function textDeltaEvent(chunk: Buffer): TextEvent | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The chunk's text delta when the chunk is exactly one canonical text delta event. */
-export function textDelta(chunk: Buffer): TextDelta | undefined {
-  const event = textDeltaEvent(chunk);
-  return event === undefined ? undefined : { index: event.index, text: event.text };
 }
 
 /**
