@@ -107,6 +107,49 @@ describe('a finished log is packed', () => {
   });
 });
 
+describe('a live log', () => {
+  it('reads back every held entry exactly as appended: seq, type, JSON and event, in batches and after evictions', () => {
+    const log = new StreamLog({ maxEvents: 40, maxBytes: 1 << 20 });
+    const appended: ReturnType<typeof plain>[] = [];
+    log.append({ type: 'start', stream_id: 'st_x', model: 'm' });
+    for (let i = 1; i <= 100; i++) {
+      const body = { type: 'text', index: i % 3, text: `tök ${i} "q"\n` } as RelayEventBody;
+      appended.push(plain(log.append(body)!));
+    }
+    // The bound holds the newest 40: seqs 62..101 (the start event was seq 1).
+    expect(log.firstSeq).toBe(62);
+    expect(log.readAfter(61).map(plain)).toEqual(appended.slice(60).map((e) => ({ ...e })));
+    const seqs: number[] = [];
+    for (let after = 61; after < log.lastSeq; ) {
+      const batch = log.readAfter(after, { maxEvents: 7, maxBytes: 200 });
+      expect(batch.length).toBeGreaterThan(0);
+      expect(batch.length).toBeLessThanOrEqual(7);
+      seqs.push(...batch.map((e) => e.seq));
+      after = batch.at(-1)!.seq;
+    }
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => 62 + i));
+    expect(() => log.readAfter(60)).toThrow(RelayError);
+  });
+
+  it('holds each event as its JSON alone: heap after GC under 3x the held JSON (an object per event was over 5x)', () => {
+    const logs: StreamLog[] = [];
+    const before = heapAfterGc();
+    let jsonChars = 0;
+    for (let l = 0; l < 40; l++) {
+      const log = new StreamLog(LIMITS);
+      // Fresh event objects and texts, as a generation appends them.
+      for (let i = 1; i <= 2000; i++) {
+        const text = ` tok${(l * 2000 + i).toString(36)}`;
+        jsonChars += log.append({ type: 'text', index: 0, text })!.json.length;
+      }
+      logs.push(log);
+    }
+    const held = heapAfterGc() - before;
+    expect(held / jsonChars).toBeLessThan(3);
+    expect(logs).toHaveLength(40);
+  });
+});
+
 describe('a retained stream in the memory store', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {

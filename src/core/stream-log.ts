@@ -19,10 +19,10 @@ export interface LogEntry {
 }
 
 /**
- * An entry read back from a finished, packed log: its JSON is a slice of the packed text and its
- * event is parsed only if a reader asks (the SSE and WebSocket encoders need only `type` and `json`).
+ * An entry read back from the log's strings (live or packed): its event is parsed only if a reader
+ * asks (the SSE and WebSocket encoders need only `type` and `json`). Made per read and short-lived.
  */
-class PackedEntry implements LogEntry {
+class LazyEntry implements LogEntry {
   constructor(
     readonly seq: number,
     readonly type: RelayEvent['type'],
@@ -58,13 +58,19 @@ export interface LogLimits {
 
 export class StreamLog {
   private readonly limits: LogLimits;
-  private entries: LogEntry[] = [];
-  /** Index in `entries` of the oldest retained entry; compacted lazily to avoid O(n) shifts. */
+  /**
+   * Each held event's JSON and type, oldest first from `head` (seqs run on to `last`). No object
+   * per event: every event object a live log kept survived the young generation's collections
+   * while its stream ran, and copying and promoting them was most of the relay's GC per token.
+   */
+  private jsons: string[] = [];
+  private types: RelayEvent['type'][] = [];
+  /** Index in `jsons`/`types` of the oldest held event; compacted lazily to avoid O(n) shifts. */
   private head = 0;
   private bytes = 0;
   private last = 0;
   private terminalEntry: LogEntry | undefined;
-  /** Set once the log has ended; `entries` is then empty. */
+  /** Set once the log has ended; `jsons` and `types` are then empty. */
   private packed: Packed | undefined;
   /**
    * Replaced, never mutated, on (un)subscribe: an append iterates the array it started with while
@@ -91,7 +97,7 @@ export class StreamLog {
   /** Lowest seq still held. */
   get firstSeq(): number {
     if (this.packed !== undefined) return this.packed.first;
-    return this.entries[this.head]?.seq ?? this.last + 1;
+    return this.last - (this.jsons.length - this.head) + 1;
   }
 
   get terminal(): LogEntry | undefined {
@@ -108,7 +114,7 @@ export class StreamLog {
   }
 
   get size(): { events: number; bytes: number } {
-    const events = this.packed === undefined ? this.entries.length - this.head : this.packed.ends.length;
+    const events = this.packed === undefined ? this.jsons.length - this.head : this.packed.ends.length;
     return { events, bytes: this.bytes };
   }
 
@@ -119,10 +125,14 @@ export class StreamLog {
   append(body: RelayEventBody): LogEntry | undefined {
     if (this.terminalEntry !== undefined) return undefined;
     const event = body as RelayEvent;
-    event.seq = ++this.last;
-    const entry: LogEntry = { seq: event.seq, type: event.type, event, json: JSON.stringify(event) };
-    this.entries.push(entry);
-    this.bytes += entry.json.length;
+    const seq = ++this.last;
+    event.seq = seq;
+    const json = JSON.stringify(event);
+    this.jsons.push(json);
+    this.types.push(event.type);
+    this.bytes += json.length;
+    // Handed back (and kept only when terminal); the log itself holds the JSON alone.
+    const entry: LogEntry = { seq, type: event.type, event, json };
     if (isTerminal(body)) {
       this.terminalEntry = entry;
       this.evict();
@@ -139,24 +149,23 @@ export class StreamLog {
     return entry;
   }
 
-  /** Replaces the ended log's entry objects by one string (see Packed); the terminal entry stays whole. */
+  /** Replaces the ended log's strings by one string (see Packed); the terminal entry stays whole. */
   private pack(): void {
-    const count = this.entries.length - this.head;
+    const count = this.jsons.length - this.head;
     const ends = new Uint32Array(count);
-    const types: RelayEvent['type'][] = new Array(count);
-    const parts: string[] = new Array(count);
+    const parts = this.head === 0 ? this.jsons : this.jsons.slice(this.head);
     let end = 0;
     for (let i = 0; i < count; i++) {
-      const entry = this.entries[this.head + i]!;
-      parts[i] = entry.json;
-      end += entry.json.length;
+      end += parts[i]!.length;
       ends[i] = end;
-      types[i] = entry.event.type;
     }
     // `join` builds one flat string in one copy; `+=` made a rope node per event (~20 B each,
     // garbage once flattened) and the flattening copy besides.
+    // A copy sized exactly: the live array carries its growth slack.
+    const types = this.types.slice(this.head);
     this.packed = { text: parts.join(''), ends, types, first: this.firstSeq };
-    this.entries = [];
+    this.jsons = [];
+    this.types = [];
     this.head = 0;
   }
 
@@ -181,7 +190,7 @@ export class StreamLog {
       if (seq === this.terminalEntry?.seq) out.push(this.terminalEntry);
       else {
         const start = i === 0 ? 0 : packed.ends[i - 1]!;
-        out.push(new PackedEntry(seq, packed.types[i]!, packed.text.slice(start, packed.ends[i]!)));
+        out.push(new LazyEntry(seq, packed.types[i]!, packed.text.slice(start, packed.ends[i]!)));
       }
     }
     return out;
@@ -202,17 +211,24 @@ export class StreamLog {
       );
     }
     if (this.packed !== undefined) return this.readPacked(this.packed, after, limit);
+    const jsons = this.jsons;
     const from = this.head + (after + 1 - first);
-    if (limit === undefined) return this.entries.slice(from);
-    const end = Math.min(this.entries.length, from + Math.max(1, limit.maxEvents));
-    let to = from + 1;
-    let bytes = this.entries[from]!.json.length;
-    while (to < end) {
-      bytes += this.entries[to]!.json.length;
-      if (bytes > limit.maxBytes) break;
-      to++;
+    let to = jsons.length;
+    if (limit !== undefined) {
+      const end = Math.min(to, from + Math.max(1, limit.maxEvents));
+      to = from + 1;
+      let bytes = jsons[from]!.length;
+      while (to < end) {
+        bytes += jsons[to]!.length;
+        if (bytes > limit.maxBytes) break;
+        to++;
+      }
     }
-    return this.entries.slice(from, to);
+    // Seq of jsons[i] is first + (i - head): the held events are numbered without gaps.
+    const out: LogEntry[] = new Array(to - from);
+    for (let i = from; i < to; i++)
+      out[i - from] = new LazyEntry(first + i - this.head, this.types[i]!, jsons[i]!);
+    return out;
   }
 
   /**
@@ -268,7 +284,8 @@ export class StreamLog {
    */
   skipTo(seq: number): void {
     if (this.terminalEntry !== undefined || seq <= this.last + 1) return;
-    this.entries = [];
+    this.jsons = [];
+    this.types = [];
     this.head = 0;
     this.bytes = 0;
     this.last = seq - 1;
@@ -277,19 +294,19 @@ export class StreamLog {
   private evict(): void {
     // Always keep the newest entry so a finished stream can answer with its terminal event.
     while (
-      this.entries.length - this.head > 1 &&
-      (this.entries.length - this.head > this.limits.maxEvents || this.bytes > this.limits.maxBytes)
+      this.jsons.length - this.head > 1 &&
+      (this.jsons.length - this.head > this.limits.maxEvents || this.bytes > this.limits.maxBytes)
     ) {
       if (this.trimListener !== undefined) {
         const listener = this.trimListener;
         this.trimListener = undefined;
         listener();
       }
-      const dropped = this.entries[this.head++]!;
-      this.bytes -= dropped.json.length;
+      this.bytes -= this.jsons[this.head++]!.length;
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.jsons.length) {
+      this.jsons = this.jsons.slice(this.head);
+      this.types = this.types.slice(this.head);
       this.head = 0;
     }
   }
