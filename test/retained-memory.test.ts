@@ -131,7 +131,7 @@ describe('a live log', () => {
     expect(() => log.readAfter(60)).toThrow(RelayError);
   });
 
-  it('holds each event as its JSON alone: heap after GC under 3x the held JSON (an object per event was over 5x)', () => {
+  it('holds each event as its flat JSON alone: heap after GC under 2.4x the JSON (an object per event was 5.7x, an unflattened JSON 2.7x on Node 20)', () => {
     const logs: StreamLog[] = [];
     const before = heapAfterGc();
     let jsonChars = 0;
@@ -145,7 +145,7 @@ describe('a live log', () => {
       logs.push(log);
     }
     const held = heapAfterGc() - before;
-    expect(held / jsonChars).toBeLessThan(3);
+    expect(held / jsonChars).toBeLessThan(2.4);
     expect(logs).toHaveLength(40);
   });
 });
