@@ -3,13 +3,14 @@
  * model and principal (each capped at a number of distinct values, the rest counted as "other"),
  * never a stream id. Most figures are counted when a stream ends or at scrape time; the one
  * per-event cost is the inter-token gap histogram (one observation per content event, tallied
- * without prom-client: see tallied-histogram.ts). Reader
+ * without prom-client: see tallied-histogram.ts). The figures counted per stream start and end are
+ * tallied likewise (tallied-counter.ts, tallied-histogram.ts). Reader
  * figures (resumes, replays, relay-added first-token time, slow-consumer cuts) are counted once
  * per cursor, by the transport that reads.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { StreamGeneration } from './core/stream-generation.js';
 import type { StreamRegistry } from './core/streams.js';
+import { TalliedCounter } from './tallied-counter.js';
 import { TalliedHistogram } from './tallied-histogram.js';
 import type { UpstreamPool } from './upstream/pool.js';
 
@@ -79,16 +80,18 @@ export function createMetrics(streams: StreamRegistry): Metrics {
       this.set(streams.size);
     },
   });
-  const started = new Counter({
+  // Counted per stream start or end: tallied by the relay, read by prom-client at scrape time.
+  // Label names in the order each series prints them.
+  const started = new TalliedCounter({
     name: 'relay_streams_started_total',
     help: 'Streams started, by transport, model and principal.',
     labelNames: ['transport', 'model', 'principal'],
     registers: [registry],
   });
-  const ended = new Counter({
+  const ended = new TalliedCounter({
     name: 'relay_streams_ended_total',
     help: 'Streams ended, by terminal event (outcome) and error code or cancel reason (code).',
-    labelNames: ['transport', 'outcome', 'code', 'model', 'principal'],
+    labelNames: ['transport', 'model', 'principal', 'outcome', 'code'],
     registers: [registry],
   });
   const events = new Counter({
@@ -96,23 +99,23 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     help: 'Relay events logged by ended streams.',
     registers: [registry],
   });
-  const tokens = new Counter({
+  const tokens = new TalliedCounter({
     name: 'relay_tokens_total',
     help: 'Tokens of ended streams by direction (input, output, cache_read, cache_creation), principal and model; estimated where the upstream never counted.',
-    labelNames: ['direction', 'principal', 'model'],
+    labelNames: ['principal', 'model', 'direction'],
     registers: [registry],
   });
-  const duration = new Histogram({
+  const duration = new TalliedHistogram({
     name: 'relay_stream_duration_seconds',
     help: 'Stream lifetime from creation to its terminal event.',
     labelNames: ['transport', 'outcome'],
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const ttft = new Histogram({
+  const ttft = new TalliedHistogram({
     name: 'relay_time_to_first_token_seconds',
     help: 'From stream creation to the first content event.',
-    labelNames: ['transport'],
+    labelName: 'transport',
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
@@ -124,13 +127,13 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     buckets: GAP_BUCKETS,
     registers: [registry],
   });
-  const attempts = new Counter({
+  const attempts = new TalliedCounter({
     name: 'relay_stream_attempts_total',
     help: 'Upstream attempts of streams by how they ended (done, failed, aborted); per upstream: relay_upstream_attempts_total.',
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const retries = new Counter({
+  const retries = new TalliedCounter({
     name: 'relay_upstream_retries_total',
     help: 'Upstream attempts retried before content, by the failure code.',
     labelNames: ['code'],
@@ -142,10 +145,11 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     labelNames: ['status', 'code'],
     registers: [registry],
   });
-  const relayTtft = new Histogram({
+  // Observed once per reader, tallied as the other per-stream figures.
+  const relayTtft = new TalliedHistogram({
     name: 'relay_added_time_to_first_token_seconds',
     help: 'What the relay added to the first token: from the first content event read from the upstream to its write to a client socket, by the transport that reads (readers already following only).',
-    labelNames: ['transport'],
+    labelName: 'transport',
     buckets: SMALL_BUCKETS,
     registers: [registry],
   });
@@ -174,20 +178,15 @@ export function createMetrics(streams: StreamRegistry): Metrics {
     registers: [registry],
   });
 
-  const labelsOf = (g: StreamGeneration) => ({
-    transport: g.transport,
-    model: model(g.model),
-    principal: principal(g.owner),
-  });
   const stop = streams.observe({
     started(g) {
-      started.inc(labelsOf(g));
+      started.inc([g.transport, model(g.model), principal(g.owner)]);
     },
     contentGap(g, ms) {
       gap.observe(g.transport, ms / 1000);
     },
     attempt(_g, record) {
-      attempts.inc({ outcome: record.outcome });
+      attempts.inc([record.outcome]);
       if (record.outcome !== 'failed') return;
       upstreamErrors.inc({
         status: record.status === undefined ? '' : String(record.status),
@@ -204,7 +203,7 @@ export function createMetrics(streams: StreamRegistry): Metrics {
       if (fromLog > 0) replayed.inc({ transport }, fromLog);
     },
     firstContent(transport, ms) {
-      relayTtft.observe({ transport }, ms / 1000);
+      relayTtft.observe(transport, ms / 1000);
     },
     cut(transport, code) {
       if (code === 'slow_consumer') slowCuts.inc({ transport });
@@ -214,25 +213,25 @@ export function createMetrics(streams: StreamRegistry): Metrics {
       if (terminal === undefined) return;
       const code =
         terminal.type === 'error' ? terminal.code : terminal.type === 'cancelled' ? terminal.reason : '';
-      const labels = labelsOf(g);
-      ended.inc({ ...labels, outcome: terminal.type, code });
+      const m = model(g.model);
+      const p = principal(g.owner);
+      ended.inc([g.transport, m, p, terminal.type, code]);
       events.inc(g.lastSeq);
       const usage = g.usage;
-      const who = { principal: labels.principal, model: labels.model };
-      tokens.inc({ ...who, direction: 'input' }, usage.input_tokens);
-      tokens.inc({ ...who, direction: 'output' }, usage.output_tokens);
-      tokens.inc({ ...who, direction: 'cache_read' }, usage.cache_read_input_tokens ?? 0);
-      tokens.inc({ ...who, direction: 'cache_creation' }, usage.cache_creation_input_tokens ?? 0);
+      tokens.inc([p, m, 'input'], usage.input_tokens);
+      tokens.inc([p, m, 'output'], usage.output_tokens);
+      tokens.inc([p, m, 'cache_read'], usage.cache_read_input_tokens ?? 0);
+      tokens.inc([p, m, 'cache_creation'], usage.cache_creation_input_tokens ?? 0);
       for (const a of g.attempts) {
         // Every failed attempt but a terminal one was retried.
-        if (a.outcome === 'failed' && a.attempt <= g.retries) retries.inc({ code: a.code ?? '' });
+        if (a.outcome === 'failed' && a.attempt <= g.retries) retries.inc([a.code ?? '']);
       }
-      duration.observe(
-        { transport: g.transport, outcome: terminal.type },
+      duration.observeLabels(
+        [g.transport, terminal.type],
         ((g.endedAt ?? performance.now()) - g.startedAt) / 1000,
       );
       if (g.firstContentAt !== undefined) {
-        ttft.observe({ transport: g.transport }, (g.firstContentAt - g.startedAt) / 1000);
+        ttft.observe(g.transport, (g.firstContentAt - g.startedAt) / 1000);
       }
     },
   });

@@ -28,58 +28,116 @@ export interface TalliedData {
   readonly values: TalliedValue[];
 }
 
-export interface TalliedHistogramConfig {
+interface TalliedHistogramBase {
   readonly name: string;
   readonly help: string;
-  /** The one label (its values are the caller's to bound). */
-  readonly labelName: string;
   /** Upper bounds, ascending; `+Inf` is implied. */
   readonly buckets: readonly number[];
   readonly registers: readonly Registry<RegistryContentType>[];
 }
 
-/** One label value's observations: per-bucket counts (not cumulative), their sum and count. */
+/**
+ * One label (`observe`), or several (`observeLabels`, for a figure observed once per stream: the
+ * per-event path keeps its single lookup). Label values are the caller's to bound; several labels
+ * print in the order of `labelNames` (as prom-client prints the label object it was given).
+ */
+export type TalliedHistogramConfig = TalliedHistogramBase &
+  ({ readonly labelName: string } | { readonly labelNames: readonly string[] });
+
+/** One label set's observations: per-bucket counts (not cumulative), their sum and count. */
 class Tally {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
 
   constructor(
-    readonly labelValue: string,
+    readonly labelValues: readonly string[],
     buckets: number,
   ) {
     this.counts = new Float64Array(buckets);
   }
 }
 
+/** A level of the several-label lookup: label value → the next level, or the tally at the last label. */
+type Level = Map<string, Level | Tally>;
+
 export class TalliedHistogram {
   readonly name: string;
   readonly help: string;
   readonly type = 'histogram' as const;
   readonly aggregator = 'sum' as const;
-  private readonly labelName: string;
+  private readonly labelNames: readonly string[];
   private readonly bounds: Float64Array;
-  /** In order of each value's first observation, as prom-client lists its label sets. */
+  /** One label: its value → its tally. */
   private tallies = new Map<string, Tally>();
+  /** Several labels: nested by label value. */
+  private levels: Level = new Map();
+  /** In order of each label set's first observation, as prom-client lists its label sets. */
+  private order: Tally[] = [];
 
   constructor(config: TalliedHistogramConfig) {
     this.name = config.name;
     this.help = config.help;
-    this.labelName = config.labelName;
+    this.labelNames = 'labelName' in config ? [config.labelName] : [...config.labelNames];
+    if (this.labelNames.length === 0)
+      throw new RangeError(`${config.name}: a tallied histogram needs a label`);
     this.bounds = Float64Array.from(config.buckets);
     // prom-client's Metric type lists its own classes; the registry itself only calls name,
     // get() and reset(), which this class has with the same meaning.
     for (const registry of config.registers) registry.registerMetric(this as unknown as Metric);
   }
 
-  /** Counts `value` under `labelValue` (non-finite values are ignored: prom-client would throw). */
+  /**
+   * Counts `value` under `labelValue`, for a histogram of one label (non-finite values are
+   * ignored: prom-client would throw).
+   */
   observe(labelValue: string, value: number): void {
     if (!Number.isFinite(value)) return;
     let tally = this.tallies.get(labelValue);
     if (tally === undefined) {
-      tally = new Tally(labelValue, this.bounds.length);
+      if (this.labelNames.length !== 1)
+        throw new RangeError(`${this.name}: has several labels (observeLabels)`);
+      tally = this.newTally([labelValue]);
       this.tallies.set(labelValue, tally);
     }
+    this.count(tally, value);
+  }
+
+  /** Counts `value` under these label values, given in `labelNames` order (as `observe` otherwise). */
+  observeLabels(labelValues: readonly string[], value: number): void {
+    if (!Number.isFinite(value)) return;
+    if (labelValues.length !== this.labelNames.length) {
+      throw new RangeError(`${this.name}: expected ${this.labelNames.length} label values`);
+    }
+    if (labelValues.length === 1) {
+      this.observe(labelValues[0]!, value);
+      return;
+    }
+    let level = this.levels;
+    const last = labelValues.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(labelValues[i]!) as Level | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(labelValues[i]!, next);
+      }
+      level = next;
+    }
+    let tally = level.get(labelValues[last]!) as Tally | undefined;
+    if (tally === undefined) {
+      tally = this.newTally([...labelValues]);
+      level.set(labelValues[last]!, tally);
+    }
+    this.count(tally, value);
+  }
+
+  private newTally(labelValues: readonly string[]): Tally {
+    const tally = new Tally(labelValues, this.bounds.length);
+    this.order.push(tally);
+    return tally;
+  }
+
+  private count(tally: Tally, value: number): void {
     const bounds = this.bounds;
     for (let i = 0; i < bounds.length; i++) {
       if (value <= bounds[i]!) {
@@ -95,7 +153,7 @@ export class TalliedHistogram {
   get(): Promise<TalliedData> {
     const values: TalliedValue[] = [];
     const bucketName = `${this.name}_bucket`;
-    for (const tally of this.tallies.values()) {
+    for (const tally of this.order) {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += tally.counts[i]!;
@@ -116,9 +174,11 @@ export class TalliedHistogram {
 
   reset(): void {
     this.tallies = new Map();
+    this.levels = new Map();
+    this.order = [];
   }
 
-  /** One exported value, its fields as prom-client's (`le` first, then the label; exemplar on buckets). */
+  /** One exported value, its fields as prom-client's (`le` first, then the labels; exemplar on buckets). */
   private value(
     metricName: string,
     value: number,
@@ -127,7 +187,7 @@ export class TalliedHistogram {
     exemplar?: null,
   ): TalliedValue {
     const labels: Record<string, string | number> = le === undefined ? {} : { le };
-    labels[this.labelName] = tally.labelValue;
+    for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = tally.labelValues[i]!;
     return { value, metricName, exemplar, labels };
   }
 }

@@ -166,6 +166,39 @@ describe('GET /metrics', () => {
     expect(delta('relay_slow_consumer_cuts_total')).toBe(0);
   });
 
+  it('prints the per-stream series with their labels in the order they always had (tallied, not prom-client)', async () => {
+    const other = await startTestRelay();
+    try {
+      await readSse(
+        await fetch(`${other.url}/v1/streams`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, message: 'h [[sim tokens=3]]' }),
+        }),
+      );
+      const metrics = async () => (await fetch(`${other.url}/metrics`)).text();
+      await expect.poll(metrics, { timeout: 5000 }).toContain('relay_streams_ended_total{');
+      const text = await metrics();
+      const who = `model="${MODEL}",principal="anonymous"`;
+      // Dashboards and recording rules match on names and labels; the text stays as it was.
+      expect(text).toContain(`\nrelay_streams_started_total{transport="sse",${who}} 1\n`);
+      expect(text).toContain(
+        `\nrelay_streams_ended_total{transport="sse",${who},outcome="done",code=""} 1\n`,
+      );
+      expect(text).toMatch(
+        /\nrelay_tokens_total\{principal="anonymous",model="claude-sim",direction="output"\} 3\n/,
+      );
+      expect(text).toContain('\nrelay_stream_attempts_total{outcome="done"} 1\n');
+      expect(text).toContain('\nrelay_time_to_first_token_seconds_count{transport="sse"} 1\n');
+      expect(text).toContain('\nrelay_time_to_first_token_seconds_bucket{le="+Inf",transport="sse"} 1\n');
+      expect(text).toContain('\nrelay_stream_duration_seconds_count{transport="sse",outcome="done"} 1\n');
+      expect(text).toContain('# TYPE relay_streams_ended_total counter\n');
+      expect(text).toContain('# TYPE relay_time_to_first_token_seconds histogram\n');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('shows the drain', async () => {
     const other = await startTestRelay();
     try {

@@ -117,4 +117,54 @@ describe('TalliedHistogram', () => {
       /already been registered/,
     );
   });
+
+  it('with several labels, prints the same text and JSON as prom-client, labels in the order given', async () => {
+    const reference = new Registry<RegistryContentType>();
+    const tallied = new Registry<RegistryContentType>();
+    // prom-client prints a label object's keys in the caller's order, whatever order labelNames has.
+    const ref = new Histogram({
+      name: NAME,
+      help: HELP,
+      labelNames: ['outcome', 'transport'],
+      buckets: BUCKETS,
+      registers: [reference],
+    });
+    const mine = new TalliedHistogram({
+      name: NAME,
+      help: HELP,
+      labelNames: ['transport', 'outcome'],
+      buckets: BUCKETS,
+      registers: [tallied],
+    });
+    const transports = ['sse', 'ws', 'classic'];
+    const outcomes = ['done', 'error', 'cancelled', 'done,outcome=x'];
+    for (const [i, v] of values(1500).entries()) {
+      const transport = transports[i % 3]!;
+      const outcome = outcomes[Math.floor(i / 3) % 4]!;
+      ref.observe({ transport, outcome }, v);
+      mine.observeLabels([transport, outcome], v);
+    }
+    const text = await tallied.metrics();
+    expect(text).toBe(await reference.metrics());
+    expect(await tallied.getMetricsAsJSON()).toEqual(await reference.getMetricsAsJSON());
+    expect(text).toContain(`${NAME}_bucket{le="+Inf",transport="ws",outcome="cancelled"}`);
+    expect(text).toContain(`${NAME}_count{transport="classic",outcome="done,outcome=x"}`);
+    tallied.resetMetrics();
+    reference.resetMetrics();
+    ref.observe({ transport: 'ws', outcome: 'done' }, 2);
+    mine.observeLabels(['ws', 'done'], 2);
+    expect(await tallied.metrics()).toBe(await reference.metrics());
+  });
+
+  it('refuses label values that do not match its labels', () => {
+    const mine = new TalliedHistogram({
+      name: NAME,
+      help: HELP,
+      labelNames: ['transport', 'outcome'],
+      buckets: BUCKETS,
+      registers: [],
+    });
+    expect(() => mine.observeLabels(['sse'], 1)).toThrow(/expected 2 label values/);
+    expect(() => mine.observe('sse', 1)).toThrow(/several labels/);
+  });
 });
