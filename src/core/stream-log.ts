@@ -164,10 +164,10 @@ export class StreamLog {
       end += parts[i]!.length;
       ends[i] = end;
     }
-    // `join` builds one flat string in one copy; `+=` made a rope node per event (~20 B each,
-    // garbage once flattened) and the flattening copy besides.
     // A copy sized exactly: the live array carries its growth slack.
     const types = this.types.slice(this.head);
+    // `join` builds one flat string in one copy; `+=` made a rope node per event (~20 B each,
+    // garbage once flattened) and the flattening copy besides.
     this.packed = { text: parts.join(''), ends, types, first: this.firstSeq };
     this.jsons = [];
     this.types = [];
