@@ -4,8 +4,8 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "90c0868",
-  "date": "2026-12-05T09:35:13.571Z",
+  "revision": "55d9bda+dirty",
+  "date": "2026-12-05T12:47:07.819Z",
   "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 109.8,
-      "ttft_max_ms": 2014.8,
+      "ttft_p50_ms": 229.9,
+      "ttft_max_ms": 2066.2,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 70.4,
-      "ttft_max_ms": 2011,
+      "ttft_p50_ms": 26,
+      "ttft_max_ms": 1981.7,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 27.2,
-      "ttft_max_ms": 27.5,
+      "ttft_p50_ms": 33.6,
+      "ttft_max_ms": 36.5,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2091.3,
-      "ttft_max_ms": 2162.5,
+      "ttft_p50_ms": 2035.6,
+      "ttft_max_ms": 2103.2,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2026.4,
-      "ttft_max_ms": 5965.7,
+      "ttft_p50_ms": 2100.8,
+      "ttft_max_ms": 6034.2,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 88.9,
-      "ttft_max_ms": 128.9,
+      "ttft_p50_ms": 89.7,
+      "ttft_max_ms": 92.4,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 63.7,
-      "ttft_max_ms": 66.9,
+      "ttft_p50_ms": 87.6,
+      "ttft_max_ms": 120.7,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 30.3,
-      "ttft_max_ms": 36.9,
+      "ttft_p50_ms": 21.8,
+      "ttft_max_ms": 29.7,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 18.7,
-      "ttft_max_ms": 19.4,
+      "ttft_p50_ms": 104.9,
+      "ttft_max_ms": 107,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 243.4,
-      "ttft_max_ms": 254.2,
+      "ttft_p50_ms": 192.8,
+      "ttft_max_ms": 208,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 84.3,
-      "ttft_max_ms": 146.5,
+      "ttft_p50_ms": 230.1,
+      "ttft_max_ms": 265.7,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 82.8,
-      "ttft_max_ms": 102.7,
+      "ttft_p50_ms": 32.9,
+      "ttft_max_ms": 42,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1011,
+      "recovery_ms": 1008,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 31.1,
+      "recovery_ms": 30.7,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 26.7,
+      "recovery_ms": 25.4,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 27.6,
+      "recovery_ms": 26.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 31.2,
+      "recovery_ms": 27.3,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 30.2,
+      "recovery_ms": 24.1,
       "complete": true,
       "lost": 0,
       "duplicated": 0
