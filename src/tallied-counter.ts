@@ -3,7 +3,7 @@
  * per stream start or end. prom-client's `inc(labels, n)` hashes the label object into a string,
  * checks every label name and looks the string up (with the caller's spread of a label object
  * before it): the per-stream metrics did eight of those per stream end, ~0.1 ms of a burst's
- * stream. Here an increment walks one small Map per label value to the series and adds a number;
+ * stream. Here an increment walks one small Map per label value to the series (label-tree.ts) and adds a number;
  * nothing is allocated after a series' first increment.
  *
  * prom-client reads the tallies at scrape time through `get()`, which returns what its own Counter
@@ -12,6 +12,7 @@
  * (test/tallied-counter.test.ts compares both).
  */
 import type { Metric, Registry, RegistryContentType } from 'prom-client';
+import { LabelTree } from './label-tree.js';
 
 /** One exported sample, shaped as prom-client's counter samples are. */
 export interface CounterValue {
@@ -45,16 +46,13 @@ class Series {
   constructor(readonly labelValues: readonly string[]) {}
 }
 
-/** A level of the lookup: label value → the next level, or the series at the last label. */
-type Level = Map<string, Level | Series>;
-
 export class TalliedCounter {
   readonly name: string;
   readonly help: string;
   readonly type = 'counter' as const;
   readonly aggregator = 'sum' as const;
   private readonly labelNames: readonly string[];
-  private root: Level = new Map();
+  private readonly lookup = new LabelTree<Series>();
   /** In order of each series' first increment, as prom-client lists its label sets. */
   private series: Series[] = [];
 
@@ -78,21 +76,10 @@ export class TalliedCounter {
     if (labelValues.length !== this.labelNames.length) {
       throw new RangeError(`${this.name}: expected ${this.labelNames.length} label values`);
     }
-    let level = this.root;
-    const last = labelValues.length - 1;
-    for (let i = 0; i < last; i++) {
-      const value = labelValues[i]!;
-      let next = level.get(value) as Level | undefined;
-      if (next === undefined) {
-        next = new Map();
-        level.set(value, next);
-      }
-      level = next;
-    }
-    let series = level.get(labelValues[last]!) as Series | undefined;
+    let series = this.lookup.get(labelValues);
     if (series === undefined) {
       series = new Series([...labelValues]);
-      level.set(labelValues[last]!, series);
+      this.lookup.set(labelValues, series);
       this.series.push(series);
     }
     series.value += by;
@@ -115,7 +102,7 @@ export class TalliedCounter {
   }
 
   reset(): void {
-    this.root = new Map();
+    this.lookup.clear();
     this.series = [];
   }
 }

@@ -9,6 +9,7 @@
  * compares both).
  */
 import type { Metric, Registry, RegistryContentType } from 'prom-client';
+import { LabelTree } from './label-tree.js';
 
 /** One exported sample, shaped as prom-client's histogram samples are. */
 export interface TalliedValue {
@@ -58,9 +59,6 @@ class Tally {
   }
 }
 
-/** A level of the several-label lookup: label value → the next level, or the tally at the last label. */
-type Level = Map<string, Level | Tally>;
-
 export class TalliedHistogram {
   readonly name: string;
   readonly help: string;
@@ -71,7 +69,7 @@ export class TalliedHistogram {
   /** One label: its value → its tally. */
   private tallies = new Map<string, Tally>();
   /** Several labels: nested by label value. */
-  private levels: Level = new Map();
+  private readonly lookup = new LabelTree<Tally>();
   /** In order of each label set's first observation, as prom-client lists its label sets. */
   private order: Tally[] = [];
 
@@ -113,20 +111,10 @@ export class TalliedHistogram {
       this.observe(labelValues[0]!, value);
       return;
     }
-    let level = this.levels;
-    const last = labelValues.length - 1;
-    for (let i = 0; i < last; i++) {
-      let next = level.get(labelValues[i]!) as Level | undefined;
-      if (next === undefined) {
-        next = new Map();
-        level.set(labelValues[i]!, next);
-      }
-      level = next;
-    }
-    let tally = level.get(labelValues[last]!) as Tally | undefined;
+    let tally = this.lookup.get(labelValues);
     if (tally === undefined) {
       tally = this.newTally([...labelValues]);
-      level.set(labelValues[last]!, tally);
+      this.lookup.set(labelValues, tally);
     }
     this.count(tally, value);
   }
@@ -174,7 +162,7 @@ export class TalliedHistogram {
 
   reset(): void {
     this.tallies = new Map();
-    this.levels = new Map();
+    this.lookup.clear();
     this.order = [];
   }
 
