@@ -2,9 +2,10 @@
  * The tallied counter against prom-client's own Counter fed the same increments: /metrics text
  * and the JSON form must be the same, so replacing one by the other changes no series.
  */
-import { Counter, Registry, type RegistryContentType } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { TalliedCounter } from '../src/tallied-counter.js';
+import { registryPair } from './helpers/registry-pair.js';
 
 const NAME = 'relay_test_ended_total';
 const HELP = 'Things that ended.';
@@ -12,12 +13,7 @@ const HELP = 'Things that ended.';
 const LABELS = ['transport', 'model', 'principal', 'outcome', 'code'] as const;
 
 function pair(openMetrics = false) {
-  const reference = new Registry<RegistryContentType>();
-  const tallied = new Registry<RegistryContentType>();
-  if (openMetrics) {
-    reference.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    tallied.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  }
+  const { reference, tallied } = registryPair(openMetrics);
   // prom-client's label names in another order than the values are written: it prints a label
   // object's keys as the caller wrote them, whatever order its labelNames have.
   const ref = new Counter({

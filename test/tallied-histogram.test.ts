@@ -2,21 +2,17 @@
  * The tallied histogram against prom-client's own Histogram fed the same observations: /metrics
  * text and the JSON form must be the same, so replacing one by the other changes no series.
  */
-import { Histogram, Registry, type RegistryContentType } from 'prom-client';
+import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { TalliedHistogram } from '../src/tallied-histogram.js';
+import { registryPair } from './helpers/registry-pair.js';
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const NAME = 'relay_test_gap_seconds';
 const HELP = 'Time between two things.';
 
 function pair(openMetrics = false) {
-  const reference = new Registry<RegistryContentType>();
-  const tallied = new Registry<RegistryContentType>();
-  if (openMetrics) {
-    reference.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-    tallied.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  }
+  const { reference, tallied } = registryPair(openMetrics);
   const ref = new Histogram({
     name: NAME,
     help: HELP,
@@ -119,8 +115,7 @@ describe('TalliedHistogram', () => {
   });
 
   it('with several labels, prints the same text and JSON as prom-client, labels in the order given', async () => {
-    const reference = new Registry<RegistryContentType>();
-    const tallied = new Registry<RegistryContentType>();
+    const { reference, tallied } = registryPair();
     // prom-client prints a label object's keys in the caller's order, whatever order labelNames has.
     const ref = new Histogram({
       name: NAME,
