@@ -3,6 +3,8 @@
  * the relay and the pipe as separate processes, send a job to the load client, read the CPU of
  * the process behind the target from /proc around it, and file every stream's completeness check.
  */
+
+import { RELAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import type { BenchOptions, BuiltinTarget } from './options.js';
 import {
   type ClientProcess,
@@ -72,7 +74,10 @@ export interface Measured {
   readonly tag: string;
 }
 
-/** The relay exactly as users start it (`bin/relay.js serve`), pointed at the simulator. */
+/**
+ * The relay exactly as users start it (`node <RELAY_NODE_FLAGS> bin/relay.js serve`, as `npm start`
+ * and the Docker image do), pointed at the simulator.
+ */
 const relayBin = (): string => childPath('bin/relay.js');
 
 export class Harness {
@@ -118,7 +123,7 @@ export class Harness {
     await this.relay?.stop();
     this.relay = await startServer({
       name: 'relay',
-      nodeFlags: ['--expose-gc', ...nodeFlags],
+      nodeFlags: ['--expose-gc', ...RELAY_NODE_FLAGS, ...nodeFlags],
       script: relayBin(),
       args: ['serve', '--port', '0', '--host', '127.0.0.1'],
       env: {

@@ -47,7 +47,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     `- When: ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s; raw numbers: \`${basename(jsonPath)}\``,
     `- Background load (CPU of processes other than the bench's, during measurements): median ${num(r.background.medianCores)} cores, max ${num(r.background.maxCores)} of ${r.machine.cores}${(r.background.maxCores ?? 0) > 0.25 ? ' — the machine was not quiet; treat latency tails with care' : ''}`,
     `- Method: simulator, relay, pipe and load client are separate processes on this machine; every target runs in the same run in rotated order, ${r.reps} repetition(s), medians reported. Latency = client receipt (hrtime) − upstream emission stamped in each token (same monotonic clock); "added" = target − direct in the same repetition. CPU = utime+stime from /proc of the process behind the target (clock tick ${r.machine.clockTicks}/s). Each stream opens its own connection (SSE response or WebSocket).`,
-    `- Targets: \`direct\` = the client reads the simulator itself (the floor); \`pipe\` = bench/pipe.ts, a minimal byte-forwarding Node relay (the physical-limit reference); \`sse\` = \`POST /v1/streams\`; \`ws\` = \`/v1/ws\`, one socket per stream; \`ws-mux\` = \`/v1/ws\`, every stream of a job on one socket (scenario 7 only)${r.targets
+    `- Targets: \`direct\` = the client reads the simulator itself (the floor); \`pipe\` = bench/pipe.ts, a minimal byte-forwarding Node relay (the physical-limit reference), with Node's default flags; the relay runs with the flags it ships with (${relayFlags(r)}); \`sse\` = \`POST /v1/streams\`; \`ws\` = \`/v1/ws\`, one socket per stream; \`ws-mux\` = \`/v1/ws\`, every stream of a job on one socket (scenario 7 only)${r.targets
       .filter((t) => t.includes('='))
       .map((t) => `; \`${t.split('=')[0]}\` = ${t.slice(t.indexOf('=') + 1)}`)
       .join('')}.`,
@@ -340,4 +340,10 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
   }
   out.push(`![latency and CPU chart](${chartFile})`, '');
   return out.join('\n');
+}
+
+/** The relay's Node flags as the method line names them (files before they were recorded: none). */
+function relayFlags(r: BenchResult): string {
+  const flags = r.relayNodeFlags ?? [];
+  return flags.length === 0 ? 'none' : flags.map((f) => `\`${f}\``).join(' ');
 }

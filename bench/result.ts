@@ -59,6 +59,8 @@ export interface BenchResult {
   readonly finishedAt: string;
   readonly durationMs: number;
   readonly machine: Machine;
+  /** Node flags every relay process ran with (RELAY_NODE_FLAGS; absent in older files: none). */
+  readonly relayNodeFlags?: readonly string[];
   readonly reps: number;
   readonly targets: readonly string[];
   readonly sizes: Record<string, unknown>;

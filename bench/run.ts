@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { RELAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { renderChart } from './chart.js';
 import { evaluateGoals } from './goals.js';
 import { Harness, sleep, withDeadline } from './harness.js';
@@ -135,6 +136,7 @@ export async function runBenchmark(opts: BenchOptions): Promise<RunOutput> {
     finishedAt: finished.toISOString(),
     durationMs: finished.getTime() - started.getTime(),
     machine: machine(),
+    relayNodeFlags: RELAY_NODE_FLAGS,
     reps: opts.reps,
     targets: [...opts.targets, ...opts.extra.map((e) => `${e.name}=${e.url}`)],
     sizes: describeSizes(opts.sizes),

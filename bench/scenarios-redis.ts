@@ -18,6 +18,8 @@
  * says so. The readers and cancels run in the orchestrator (idle otherwise during this scenario) on
  * the load client's own wire functions.
  */
+
+import { RELAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import type { Check, Harness, Target } from './harness.js';
 import { sleep } from './harness.js';
 import { type Histogram, median, newHistogram, type Percentiles, percentiles, recordNs } from './hist.js';
@@ -110,7 +112,7 @@ export async function redis(h: Harness): Promise<RedisData> {
     const relay = async (name: string, redisUrl: string | undefined): Promise<ServerProcess> => {
       const p = await startServer({
         name,
-        nodeFlags: ['--expose-gc'],
+        nodeFlags: ['--expose-gc', ...RELAY_NODE_FLAGS],
         script: childPath('bin/relay.js'),
         args: ['serve', '--port', '0', '--host', '127.0.0.1'],
         env: {

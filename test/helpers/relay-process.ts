@@ -12,12 +12,16 @@ export interface RelayProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the relay on a free port with the zero-delay simulated upstream and `env` on top. */
+/**
+ * Starts the relay on a free port with the zero-delay simulated upstream and `env` on top;
+ * `nodeFlags` go before the script, as `npm start` passes RELAY_NODE_FLAGS.
+ */
 export async function spawnRelay(
   env: Record<string, string> = {},
   timeoutMs = 15_000,
+  nodeFlags: readonly string[] = [],
 ): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ['bin/relay.js', 'serve'], {
+  const child = spawn(process.execPath, [...nodeFlags, 'bin/relay.js', 'serve'], {
     env: {
       PATH: process.env.PATH ?? '',
       RELAY_HOST: '127.0.0.1',
