@@ -44,7 +44,7 @@ export class MemoryStreamStore implements StreamStore {
     );
     const held: Held = { handle, retention: undefined };
     this.streams.set(id, held);
-    void generation.ended.then(() => {
+    generation.onEnded(() => {
       control.ended();
       if (this.closed || this.streams.get(id) !== held) return;
       // Cursors still writing the tail keep their own reference to the log and finish normally.

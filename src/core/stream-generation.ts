@@ -15,6 +15,7 @@ import {
   type TerminalEvent,
   type Usage,
 } from './events.js';
+import { Latch } from './latch.js';
 import { type AssembledMessage, assemble, type ContentBlock, type MessageAssembler } from './message.js';
 import type { DisconnectPolicy, StreamRequest, UpstreamRequest } from './request.js';
 import { type ReaderExit, type StreamState, stateOf } from './stream-handle.js';
@@ -91,18 +92,16 @@ export class StreamGeneration {
   /** `retry` events: attempts that failed before content and were tried again. */
   retries = 0;
   readonly policy: DisconnectPolicy;
-  /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
-  readonly settled: Promise<void>;
-  /** Resolves right after the terminal event is appended. */
-  readonly ended: Promise<void>;
+  /** Fires when the upstream loop has fully unwound (the HTTP request is closed). */
+  private readonly settledLatch = new Latch();
+  /** Fires right after the terminal event is appended. */
+  private readonly endedLatch = new Latch();
   /** What was thrown when the stream ended with `internal_error` (a bug; logged by the server). */
   internalError: unknown;
 
   private readonly config: StreamsConfig;
   private readonly controller = new AbortController();
   private readonly onEndCb: (generation: StreamGeneration) => void;
-  private resolveSettled!: () => void;
-  private resolveEnded!: () => void;
   private graceTimer: NodeJS.Timeout | undefined;
   private durationTimer: NodeJS.Timeout | undefined;
   private cancelReason: CancelReason | undefined;
@@ -142,12 +141,6 @@ export class StreamGeneration {
     this.log.beforeTrim(() => {
       this.assembler = this.fold();
     });
-    this.settled = new Promise((resolve) => {
-      this.resolveSettled = resolve;
-    });
-    this.ended = new Promise((resolve) => {
-      this.resolveEnded = resolve;
-    });
     const conversationId = init.request.conversation_id;
     this.log.append({
       type: 'start',
@@ -161,6 +154,26 @@ export class StreamGeneration {
       this.durationTimer = setTimeout(() => this.cancel('timeout'), init.config.maxDurationMs);
       this.durationTimer.unref();
     }
+  }
+
+  /** Resolves when the upstream loop has fully unwound (the HTTP request is closed). */
+  get settled(): Promise<void> {
+    return this.settledLatch.wait();
+  }
+
+  /** Resolves right after the terminal event is appended. */
+  get ended(): Promise<void> {
+    return this.endedLatch.wait();
+  }
+
+  /** `fn` once the upstream loop has unwound, in a microtask (as `settled.then(fn)`, with no promise). */
+  onSettled(fn: () => void): void {
+    this.settledLatch.listen(fn);
+  }
+
+  /** `fn` once the terminal event is appended, in a microtask (as `ended.then(fn)`, with no promise). */
+  onEnded(fn: () => void): void {
+    this.endedLatch.listen(fn);
   }
 
   get state(): StreamState {
@@ -241,12 +254,7 @@ export class StreamGeneration {
 
   /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
   run(upstream: Upstream): void {
-    void this.pump(upstream).finally(() => {
-      if (this.cancelledAt !== undefined) {
-        this.hooks?.upstreamClosed?.(this, performance.now() - this.cancelledAt);
-      }
-      this.resolveSettled();
-    });
+    this.pump(upstream);
   }
 
   private readonly onAttempt = (record: AttemptRecord): void => {
@@ -255,11 +263,13 @@ export class StreamGeneration {
   };
 
   /**
-   * The upstream's events into the log; settles once the upstream is done. Promise callbacks, no
-   * `await`: an awaiting pump would stay suspended for the whole stream, its frame kept by the
-   * upstream's pending promise (see attempt.ts). The `pull` path below awaits; only fakes use it.
+   * The upstream's events into the log; `settled` fires once the upstream is done. One pair of
+   * promise callbacks, no `await`: an awaiting pump would stay suspended for the whole stream, its
+   * frame kept by the upstream's pending promise (see attempt.ts), and a `then`/`then`/`finally`
+   * chain kept three promises and their reactions per open stream. The `pull` path below awaits;
+   * only fakes use it.
    */
-  private pump(upstream: Upstream): Promise<void> {
+  private pump(upstream: Upstream): void {
     let running: Promise<void>;
     try {
       const conversation = this.request.conversation_id;
@@ -275,8 +285,34 @@ export class StreamGeneration {
     } catch (err) {
       running = Promise.reject(err);
     }
-    // A throw in `upstreamEnded` (a bug) ends the stream as any failure does.
-    return running.then(this.upstreamEnded).then(undefined, this.upstreamFailed);
+    void running.then(this.upstreamReturned, this.upstreamThrew);
+  }
+
+  private readonly upstreamReturned = (): void => {
+    try {
+      this.upstreamEnded();
+    } catch (err) {
+      // A throw in `upstreamEnded` (a bug) ends the stream as any failure does.
+      this.upstreamThrew(err);
+      return;
+    }
+    this.unwound();
+  };
+
+  private readonly upstreamThrew = (err: unknown): void => {
+    try {
+      this.upstreamFailed(err);
+    } finally {
+      this.unwound();
+    }
+  };
+
+  /** The upstream loop is over, however it ended. */
+  private unwound(): void {
+    if (this.cancelledAt !== undefined) {
+      this.hooks?.upstreamClosed?.(this, performance.now() - this.cancelledAt);
+    }
+    this.settledLatch.fire();
   }
 
   /** `Upstream.stream()`, for an upstream without `push`. */
@@ -398,7 +434,7 @@ export class StreamGeneration {
     this.log.append(event);
     this.endedAt = performance.now();
     this.onEndCb(this);
-    this.resolveEnded();
+    this.endedLatch.fire();
   }
 
   private startGrace(): void {

@@ -261,7 +261,9 @@ export class StreamRegistry {
     }
     this.generations.set(generation.id, { generation, handle });
     // Kept until its readers here have written the terminal event too: what a drain waits for.
-    void generation.settled.then(() => handle.drained()).then(() => this.generations.delete(generation.id));
+    generation.onSettled(() => {
+      void handle.drained().then(() => this.generations.delete(generation.id));
+    });
     for (const o of this.observers) o.started?.(generation);
     generation.run(this.upstream);
     return handle;

@@ -206,7 +206,7 @@ export class RedisStreamStore implements StreamStore {
     ]);
     const local = this.makeLocal(keys, meta, generation.log, generation);
     local.writer = this.startWriter(local, generation);
-    void generation.ended.then(() => this.onEnded(local));
+    generation.onEnded(() => this.onEnded(local));
     return local.handle;
   }
 
