@@ -151,8 +151,8 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** The last lines it printed (for error messages). */
   tail(): string;
-  /** Forced GC then `process.memoryUsage()`, through the guard. */
-  memory(): Promise<NodeJS.MemoryUsage & { gc: boolean }>;
+  /** Forced GC then `process.memoryUsage()` and the young generation's committed bytes, through the guard. */
+  memory(): Promise<NodeJS.MemoryUsage & { gc: boolean; youngBytes: number }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -207,11 +207,17 @@ export function startServer(spec: ServerSpec): Promise<ServerProcess> {
           new Promise((res, rej) => {
             const id = ++memId;
             const t = setTimeout(() => rej(new Error(`${spec.name}: no memory answer`)), 30_000);
-            const onMsg = (msg: { type?: string; id?: number; usage?: NodeJS.MemoryUsage; gc?: boolean }) => {
+            const onMsg = (msg: {
+              type?: string;
+              id?: number;
+              usage?: NodeJS.MemoryUsage;
+              gc?: boolean;
+              youngBytes?: number;
+            }) => {
               if (msg.type !== 'memory' || msg.id !== id || msg.usage === undefined) return;
               clearTimeout(t);
               child.off('message', onMsg);
-              res({ ...msg.usage, gc: msg.gc === true });
+              res({ ...msg.usage, gc: msg.gc === true, youngBytes: msg.youngBytes ?? 0 });
             };
             child.on('message', onMsg);
             child.send({ type: 'memory', id });

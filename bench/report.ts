@@ -238,16 +238,28 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     out.push(
       `## 6. Memory (streams held open, ${paceText(memory.pace)})`,
       '',
-      "Per open stream = (after − before) ÷ streams open, in a fresh process, after a forced GC (`--expose-gc` through the bench's preload, nothing added to the relay). RSS from /proc/<pid>/status VmRSS.",
+      "Per open stream = (after − before) ÷ streams open, in a fresh process, after a forced GC (`--expose-gc` through the bench's preload, nothing added to the relay). RSS from /proc/<pid>/status VmRSS. Young gen = V8's young generation, committed MB before the first level → at this one: V8 grows it under load and keeps it after a GC, so its growth is in the RSS difference without being any stream's (a process whose warm-up already grew it pays nothing for it here). Marginal = RSS added per stream from the previous level to this one in the same process.",
       '',
       table(
-        ['target', R('streams open'), R('RSS KB/stream'), R('heap KB/stream'), R('RSS total MB')],
+        [
+          'target',
+          R('streams open'),
+          R('RSS KB/stream'),
+          R('heap KB/stream'),
+          R('RSS total MB'),
+          R('young gen MB'),
+          R('marginal RSS KB/stream'),
+        ],
         memory.rows.map((x) => [
           x.target,
           String(x.level),
           num(x.rssPerStreamKb),
           num(x.heapPerStreamKb),
           num(x.rssMb),
+          x.youngMb === undefined || x.youngMb.before === null
+            ? '–'
+            : `${num(x.youngMb.before)} → ${num(x.youngMb.after)}`,
+          x.marginalRssPerStreamKb === undefined ? '–' : num(x.marginalRssPerStreamKb),
         ]),
       ),
       '',

@@ -573,6 +573,9 @@ export interface MemoryRun {
   readonly heapMb: number;
   readonly rssPerStreamKb: number;
   readonly heapPerStreamKb: number;
+  /** The young generation's committed MB before the first level and at this one (absent in older files). */
+  readonly baselineYoungMb?: number;
+  readonly youngMb?: number;
   readonly gc: boolean;
 }
 
@@ -582,6 +585,14 @@ export interface MemoryRow {
   readonly rssPerStreamKb: number | null;
   readonly heapPerStreamKb: number | null;
   readonly rssMb: number | null;
+  /**
+   * RSS per stream added between the previous level and this one, (rss − rss before) ÷ streams
+   * added, in the same process: the per-stream cost without a young generation that grew during the
+   * warm-up in one process and during the first level in another (absent for the first level).
+   */
+  readonly marginalRssPerStreamKb?: number | null;
+  /** The young generation's committed MB, before the first level → at this one (medians). */
+  readonly youngMb?: { readonly before: number | null; readonly after: number | null };
 }
 
 export interface MemoryData {
@@ -637,6 +648,8 @@ export async function memory(h: Harness): Promise<MemoryData> {
             heapMb: mem.heapUsed / MB,
             rssPerStreamKb: (rss - baseRss) / Math.max(1, open) / 1024,
             heapPerStreamKb: (mem.heapUsed - base.heapUsed) / Math.max(1, open) / 1024,
+            baselineYoungMb: base.youngBytes / MB,
+            youngMb: mem.youngBytes / MB,
             gc: mem.gc,
           });
         }
@@ -647,20 +660,44 @@ export async function memory(h: Harness): Promise<MemoryData> {
       }
     }
   }
+  return { levels: s.levels, pace: s.pace, runs, rows: memoryRows(s.levels, names, runs) };
+}
+
+/** Medians per target and level, and the marginal RSS per stream from one level to the next. */
+export function memoryRows(
+  levels: readonly number[],
+  names: readonly string[],
+  runs: readonly MemoryRun[],
+): MemoryRow[] {
   const rows: MemoryRow[] = [];
-  for (const level of s.levels) {
+  levels.forEach((level, i) => {
     for (const name of names) {
       const mine = runs.filter((r) => r.target === name && r.level === level);
+      const marginal: number[] = [];
+      if (i > 0) {
+        for (const run of mine) {
+          const before = runs.find(
+            (r) => r.target === name && r.rep === run.rep && r.level === levels[i - 1],
+          );
+          if (before !== undefined && run.open > before.open) {
+            marginal.push(((run.rssMb - before.rssMb) * 1024) / (run.open - before.open));
+          }
+        }
+      }
+      const young = (pick: (r: MemoryRun) => number | undefined): number | null =>
+        median(mine.flatMap((r) => (pick(r) === undefined ? [] : [pick(r)!])));
       rows.push({
         target: name,
         level,
         rssPerStreamKb: median(mine.map((r) => r.rssPerStreamKb)),
         heapPerStreamKb: median(mine.map((r) => r.heapPerStreamKb)),
         rssMb: median(mine.map((r) => r.rssMb)),
+        ...(i > 0 ? { marginalRssPerStreamKb: median(marginal) } : {}),
+        youngMb: { before: young((r) => r.baselineYoungMb), after: young((r) => r.youngMb) },
       });
     }
-  }
-  return { levels: s.levels, pace: s.pace, runs, rows };
+  });
+  return rows;
 }
 
 // ---------------------------------------------------------------- 8. retained
