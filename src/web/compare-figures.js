@@ -4,8 +4,8 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "55d9bda+dirty",
-  "date": "2026-12-05T12:47:07.819Z",
+  "revision": "2b9a696",
+  "date": "2026-12-05T14:53:53.804Z",
   "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 229.9,
-      "ttft_max_ms": 2066.2,
+      "ttft_p50_ms": 58.5,
+      "ttft_max_ms": 1982,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 26,
-      "ttft_max_ms": 1981.7,
+      "ttft_p50_ms": 35.5,
+      "ttft_max_ms": 1988.4,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 33.6,
-      "ttft_max_ms": 36.5,
+      "ttft_p50_ms": 42.8,
+      "ttft_max_ms": 45.8,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2035.6,
-      "ttft_max_ms": 2103.2,
+      "ttft_p50_ms": 2069.8,
+      "ttft_max_ms": 2172.8,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2100.8,
-      "ttft_max_ms": 6034.2,
+      "ttft_p50_ms": 2042.7,
+      "ttft_max_ms": 6001.4,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 89.7,
-      "ttft_max_ms": 92.4,
+      "ttft_p50_ms": 74.9,
+      "ttft_max_ms": 79.7,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 87.6,
-      "ttft_max_ms": 120.7,
+      "ttft_p50_ms": 67.5,
+      "ttft_max_ms": 73.6,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 21.8,
-      "ttft_max_ms": 29.7,
+      "ttft_p50_ms": 39.2,
+      "ttft_max_ms": 39.6,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 104.9,
-      "ttft_max_ms": 107,
+      "ttft_p50_ms": 60.1,
+      "ttft_max_ms": 102.8,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 192.8,
-      "ttft_max_ms": 208,
+      "ttft_p50_ms": 294.8,
+      "ttft_max_ms": 477.4,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 230.1,
-      "ttft_max_ms": 265.7,
+      "ttft_p50_ms": 116.4,
+      "ttft_max_ms": 117.3,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 32.9,
-      "ttft_max_ms": 42,
+      "ttft_p50_ms": 25.5,
+      "ttft_max_ms": 37.4,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1008,
+      "recovery_ms": 1007,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 30.7,
+      "recovery_ms": 28.2,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 25.4,
+      "recovery_ms": 29.7,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 26.6,
+      "recovery_ms": 24.8,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 27.3,
+      "recovery_ms": 26.7,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 24.1,
+      "recovery_ms": 28.9,
       "complete": true,
       "lost": 0,
       "duplicated": 0
