@@ -252,24 +252,14 @@ export class StreamGeneration {
     this.finish(this.errorEvent(error));
   }
 
-  /** Runs the upstream into the log. Never throws: every ending becomes one terminal event. */
-  run(upstream: Upstream): void {
-    this.pump(upstream);
-  }
-
-  private readonly onAttempt = (record: AttemptRecord): void => {
-    this.attempts.push(record);
-    this.hooks?.attempt?.(this, record);
-  };
-
   /**
-   * The upstream's events into the log; `settled` fires once the upstream is done. One pair of
-   * promise callbacks, no `await`: an awaiting pump would stay suspended for the whole stream, its
-   * frame kept by the upstream's pending promise (see attempt.ts), and a `then`/`then`/`finally`
-   * chain kept three promises and their reactions per open stream. The `pull` path below awaits;
-   * only fakes use it.
+   * Runs the upstream into the log; `settled` fires once the upstream is done. Never throws: every
+   * ending becomes one terminal event. One pair of promise callbacks, no `await`: an awaiting
+   * loop would stay suspended for the whole stream, its frame kept by the upstream's pending
+   * promise (see attempt.ts), and a `then`/`then`/`finally` chain kept three promises and their
+   * reactions per open stream. The `pull` path below awaits; only fakes use it.
    */
-  private pump(upstream: Upstream): void {
+  run(upstream: Upstream): void {
     let running: Promise<void>;
     try {
       const conversation = this.request.conversation_id;
@@ -287,6 +277,11 @@ export class StreamGeneration {
     }
     void running.then(this.upstreamReturned, this.upstreamThrew);
   }
+
+  private readonly onAttempt = (record: AttemptRecord): void => {
+    this.attempts.push(record);
+    this.hooks?.attempt?.(this, record);
+  };
 
   private readonly upstreamReturned = (): void => {
     try {
@@ -322,15 +317,15 @@ export class StreamGeneration {
     }
   }
 
-  private readonly upstreamEnded = (): void => {
+  private upstreamEnded(): void {
     if (this.ending === undefined) {
       this.finish(
         this.errorEvent(new RelayError('upstream_error', 'upstream stream ended without message_stop')),
       );
     }
-  };
+  }
 
-  private readonly upstreamFailed = (err: unknown): void => {
+  private upstreamFailed(err: unknown): void {
     if (this.ending !== undefined) return;
     if (this.controller.signal.aborted) this.cancel(this.cancelReason ?? 'shutdown');
     else {
@@ -339,7 +334,7 @@ export class StreamGeneration {
       if (!(err instanceof RelayError)) this.internalError = err;
       this.finish(this.errorEvent(error));
     }
-  };
+  }
 
   /** An upstream read's events, in order; false once the stream has ended (the rest are dropped). */
   private readonly takeAll = (events: readonly UpstreamEvent[]): boolean => {
