@@ -685,7 +685,7 @@ export function memoryRows(
         }
       }
       const young = (pick: (r: MemoryRun) => number | undefined): number | null =>
-        median(mine.flatMap((r) => (pick(r) === undefined ? [] : [pick(r)!])));
+        median(mine.map(pick).filter((v): v is number => v !== undefined));
       rows.push({
         target: name,
         level,
