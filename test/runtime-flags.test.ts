@@ -21,6 +21,28 @@ function youngGenerationAfterBurst(flags: readonly string[]): number {
   return out.mib;
 }
 
+/**
+ * What each scavenge's background helpers spent (ms, from `--trace-gc-nvp`'s
+ * `background.scavenge.parallel`) while a script keeps enough objects alive to scavenge often.
+ */
+function scavengeHelperMs(flags: readonly string[]): number[] {
+  const script = `const keep = []; for (let i = 0; i < 3e6; i++) keep.push({ i, s: 'x' + i });
+    process.stdout.write('kept ' + keep.length + '\\n');`;
+  const out = execFileSync(process.execPath, [...flags, '--trace-gc-nvp', '-e', script], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(out).toContain('kept 3000000');
+  return out
+    .split('\n')
+    .filter((line) => line.includes(' gc=s '))
+    .map((line) => {
+      const ms = /background\.scavenge\.parallel=([0-9.]+)/.exec(line)?.[1];
+      expect(ms, `a scavenge line reports its helpers' time: ${line.slice(0, 120)}`).toBeDefined();
+      return Number(ms);
+    });
+}
+
 describe('the Node flags the relay ships with', () => {
   it('are what npm start and the Docker image run the relay with', () => {
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
@@ -45,6 +67,16 @@ describe('the Node flags the relay ships with', () => {
     } finally {
       await relay.kill();
     }
+  });
+
+  it('keep the garbage collector on the main thread: no scavenge hands work to helper threads', () => {
+    // Without the flag the same script's scavenges do use helpers (this runtime reports them).
+    const withoutFlag = scavengeHelperMs(RELAY_NODE_FLAGS.filter((f) => f !== '--single-threaded-gc'));
+    expect(withoutFlag.length).toBeGreaterThan(3);
+    expect(Math.max(...withoutFlag)).toBeGreaterThan(0);
+    const shipped = scavengeHelperMs(RELAY_NODE_FLAGS);
+    expect(shipped.length).toBeGreaterThan(3);
+    expect(shipped.filter((ms) => ms > 0)).toEqual([]);
   });
 
   it('cap the young generation at 32 MiB after a burst of survivors, whatever the runtime default', () => {
