@@ -30,31 +30,48 @@ function startPipe(upstreamUrl: string, port = 0): Promise<http.Server> {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
     }
-    const up = http.request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: 'POST',
-        path: req.url,
-        headers: { ...forwardable(req.headers), host: upstream.host },
-        agent,
-      },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, forwardable(upRes.headers));
-        res.flushHeaders();
-        upRes.pipe(res);
-        upRes.on('error', () => res.destroy());
-      },
-    );
-    up.on('error', () => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-      res.destroy();
-    });
+    // The body is read whole first (a small JSON request) so that it can be sent again, below.
+    const body: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => body.push(chunk));
+    req.on('end', () => send(Buffer.concat(body), true));
+    let up: http.ClientRequest | undefined;
     // The client left before the end: abort the upstream request at once.
     res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
+      if (!res.writableFinished) up?.destroy();
     });
-    req.pipe(up);
+
+    function send(payload: Buffer, mayRetry: boolean): void {
+      if (res.destroyed) return;
+      const attempt = http.request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: 'POST',
+          path: req.url,
+          headers: { ...forwardable(req.headers), host: upstream.host },
+          agent,
+        },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, forwardable(upRes.headers));
+          res.flushHeaders();
+          upRes.pipe(res);
+          upRes.on('error', () => res.destroy());
+        },
+      );
+      up = attempt;
+      attempt.on('error', (err: NodeJS.ErrnoException) => {
+        // A pooled keep-alive socket the upstream closed as it was handed out fails before any
+        // answer: sent once more (the agent has dropped the dead socket), as undici and the SDK retry (a
+        // pipe that failed the stream would fail the run for the reference's sake).
+        if (mayRetry && attempt.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
+          send(payload, false);
+          return;
+        }
+        if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+        res.destroy();
+      });
+      attempt.end(payload);
+    }
   });
   server.requestTimeout = 0;
   return new Promise((resolve, reject) => {
