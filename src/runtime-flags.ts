@@ -14,10 +14,11 @@
  * no concurrent marking or sweeping threads. A relay is one process per core or two behind a load
  * balancer, and there the helpers have no idle core to run on: on this 2-core machine they took
  * ~100 ms of CPU per paced job of 20,000 tokens where the pipe's took 20–30, and their work
- * cost more than it saved the main thread. Paced C = 100, the same relay with and without the
- * flag side by side (three interleaved runs on Node 20): 7–13 % less CPU per token; bulk and
- * Node 24 no worse within the noise. The price is longer pauses: a scavenge at C = 100 paced took
- * 5.3 ms on average instead of 2.6 (the longest ~12 ms either way). Not accepted in NODE_OPTIONS.
+ * cost more than it saved the main thread. The same relay with and without the flag side by
+ * side (bench/flags-ab.ts, Node 20): 3–12 % less CPU per paced token (C = 100, three runs) and
+ * 12–17 % less per bulk token (two runs); Node 24 no worse within the noise. The price is longer
+ * pauses: a scavenge at C = 100 paced took 5.3 ms on average instead of 2.6 (the longest ~12 ms
+ * either way). Not accepted in NODE_OPTIONS.
  */
 export const RELAY_NODE_FLAGS: readonly string[] = Object.freeze([
   '--max-semi-space-size=16',
