@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { RELAY_NODE_FLAGS } from '../src/runtime-flags.js';
+import { rotate } from './harness.js';
 import { median } from './hist.js';
 import {
   childPath,
@@ -130,8 +131,7 @@ async function main(): Promise<void> {
   for (const side of sides) await job(side, warm, 20, `warm-${side.name}`);
   const cpu: Record<string, number[]> = { A: [], B: [], pipe: [] };
   for (let rep = 0; rep < reps; rep++) {
-    for (let i = 0; i < sides.length; i++) {
-      const side = sides[(i + rep) % sides.length]!;
+    for (const side of rotate(sides, rep)) {
       const ms = await job(side, pace, streams, `r${rep}-${side.name}`);
       cpu[side.name]!.push(ms);
       process.stdout.write(`rep ${rep + 1} ${side.name}: ${ms.toFixed(1)} ms per 1,000 tokens\n`);

@@ -61,8 +61,8 @@ function startPipe(upstreamUrl: string, port = 0): Promise<http.Server> {
       up = attempt;
       attempt.on('error', (err: NodeJS.ErrnoException) => {
         // A pooled keep-alive socket the upstream closed as it was handed out fails before any
-        // answer: sent once more (the agent has dropped the dead socket), as undici and the SDK retry (a
-        // pipe that failed the stream would fail the run for the reference's sake).
+        // answer: sent once more (the agent has dropped the dead socket), as undici and the SDK
+        // retry; a pipe that failed the stream would fail the run for the reference's sake.
         if (mayRetry && attempt.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
           send(payload, false);
           return;
