@@ -13,13 +13,16 @@ const LIMIT = 40;
 
 let child: ChildProcess;
 let url: string;
+/** Set by afterAll: the relay's exit from then on is the expected one. */
+let stopping = false;
 
 beforeAll(async () => {
   child = spawn(process.execPath, ['bin/relay.js', 'serve', '--port', '0'], {
     env: {
       ...process.env,
       ANTHROPIC_API_KEY: '',
-      RELAY_LOG_LEVEL: 'silent',
+      // Errors only: a relay that dies mid-test says why on the suite's stderr.
+      RELAY_LOG_LEVEL: 'error',
       RELAY_SIM_FIRST_TOKEN_MS: '0',
       RELAY_SIM_TPS: '0',
       RELAY_WS_MAX_MESSAGES_PER_SECOND: String(LIMIT),
@@ -39,9 +42,14 @@ beforeAll(async () => {
     });
     child.once('exit', (code) => reject(new Error(`the relay exited with ${code}`)));
   });
+  // A later test that meets a refused connection then has the reason beside it (seen once in CI).
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`ws-flood: the relay exited (code ${code}, signal ${signal})\n`);
+  });
 }, 30_000);
 
 afterAll(async () => {
+  stopping = true;
   if (child.exitCode === null) {
     child.kill('SIGCONT');
     child.kill('SIGTERM');
