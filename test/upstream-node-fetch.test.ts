@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBody } from '../src/upstream/body-reader.js';
-import { createNodeFetch, type NodeFetch, takeNodeBody } from '../src/upstream/node-fetch.js';
+import { createNodeFetch, NODE_BODY_ONLY, type NodeFetch, takeNodeBody } from '../src/upstream/node-fetch.js';
 
 interface Seen {
   method: string;
@@ -54,6 +54,7 @@ beforeAll(async () => {
           hanging.push(res);
           return;
         case '/limited':
+        case '/limited/v1/messages':
           res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
           res.end('{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}');
           return;
@@ -172,6 +173,21 @@ describe('node-fetch', () => {
     });
   });
 
+  it('answers a success with no web body at all when the caller takes only the Node body', async () => {
+    await withFetch(async ({ fetch }) => {
+      const res = await fetch(`${base}/ok`, { method: 'POST', body: 'x', ...NODE_BODY_ONLY });
+      expect(res.ok).toBe(true);
+      expect(res.headers.get('request-id')).toBe('req_abc');
+      expect(res.body).toBeNull();
+      expect(res.bodyUsed).toBe(false);
+      expect(await nodeText(res)).toBe('answer to POST /ok: x');
+      // An error answer keeps its body whatever the caller said: the SDK reads it.
+      const limited = await fetch(`${base}/limited`, { method: 'POST', body: 'x', ...NODE_BODY_ONLY });
+      expect(limited.status).toBe(429);
+      expect(await limited.json()).toMatchObject({ error: { type: 'rate_limit_error' } });
+    });
+  });
+
   it("reads a success's body as text, JSON or a web stream for readers other than the adapter", async () => {
     await withFetch(async ({ fetch }) => {
       const asText = await fetch(`${base}/text`, { method: 'POST', body: 't' });
@@ -280,5 +296,40 @@ describe('node-fetch', () => {
     expect(`${sent['x-api-key'] ?? ''}${sent.authorization ?? ''}`).toContain('sk-test');
     expect(sent['x-stainless-retry-count']).toBe('0');
     expect(JSON.parse(seen[0]!.body)).toMatchObject({ model: 'm', stream: true });
+  });
+
+  it("passes the SDK's fetch options through: with NODE_BODY_ONLY its streaming answer has no web body, its errors still do", async () => {
+    await withFetch(async ({ fetch }) => {
+      const client = new Anthropic({ apiKey: 'sk-test', baseURL: base, maxRetries: 0, fetch });
+      const params = {
+        model: 'm',
+        max_tokens: 5,
+        stream: true as const,
+        messages: [{ role: 'user' as const, content: 'hi' }],
+      };
+      const response = await client.messages.create(params, { fetchOptions: NODE_BODY_ONLY }).asResponse();
+      // The SDK read `body` (to arm its backstop) and found none to build.
+      expect(response.body).toBeNull();
+      const reader = readBody(response);
+      let text = '';
+      await reader.read((chunk) => {
+        text += Buffer.from(chunk).toString();
+        return true;
+      });
+      reader.release(true);
+      expect(text).toContain('answer to POST /v1/messages');
+
+      const limitedClient = new Anthropic({
+        apiKey: 'sk-test',
+        baseURL: `${base}/limited`,
+        maxRetries: 0,
+        fetch,
+      });
+      const failed = limitedClient.messages.create(params, { fetchOptions: NODE_BODY_ONLY }).asResponse();
+      await expect(failed).rejects.toMatchObject({
+        status: 429,
+        error: { error: { type: 'rate_limit_error' } },
+      });
+    });
   });
 });

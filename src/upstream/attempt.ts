@@ -16,6 +16,7 @@ import { type default as Anthropic, APIConnectionTimeoutError } from '@anthropic
 import { Deadline } from '../core/signals.js';
 import type { UpstreamEvent, UpstreamSink } from '../core/upstream.js';
 import { type BodyReader, readBody } from './body-reader.js';
+import { NODE_BODY_ONLY } from './node-fetch.js';
 import {
   type AttemptFailure,
   classifyFailure,
@@ -168,7 +169,7 @@ class Attempt {
       this.firstToken.reset();
       // The SDK builds, signs and sends the request and turns error statuses into APIErrors;
       // the body is read here, straight from the socket (see node-fetch.ts).
-      const options: Anthropic.RequestOptions = { signal: this.signal };
+      const options: Anthropic.RequestOptions = { signal: this.signal, fetchOptions: NODE_BODY_ONLY };
       if (this.deadlines.firstTokenTimeoutMs > 0) options.timeout = this.deadlines.firstTokenTimeoutMs;
       if (headers !== undefined) options.headers = headers;
       answer = this.target.client.messages.create(body, options).asResponse();

@@ -20,19 +20,24 @@ export class NodeResponse implements Response {
   /** As a Response built by a custom fetch has: the SDK falls back to the URL it requested. */
   readonly url = '';
   readonly headers: Headers;
-  readonly #makeBody: () => WebBody;
+  readonly #makeBody: (() => WebBody) | null;
   #body: WebBody | undefined;
   #full: Response | undefined;
 
-  /** `makeBody` builds the web body, once, when something first asks for it. */
-  constructor(res: IncomingMessage, makeBody: () => WebBody) {
+  /**
+   * `makeBody` builds the web body, once, when something first asks for it. Null: the body is
+   * only ever taken as the Node stream (node-fetch.ts `NODE_BODY_ONLY`), so `body` is null and
+   * the readers below see an empty body.
+   */
+  constructor(res: IncomingMessage, makeBody: (() => WebBody) | null) {
     this.status = res.statusCode ?? 200;
     this.statusText = res.statusMessage ?? '';
     this.headers = headersOf(res.rawHeaders);
     this.#makeBody = makeBody;
   }
 
-  get body(): WebBody {
+  get body(): WebBody | null {
+    if (this.#makeBody === null) return null;
     this.#body ??= this.#makeBody();
     return this.#body;
   }
