@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../src/config.js';
 import type { RelayServer } from '../src/server.js';
 import { webAssetsDir } from '../src/web/routes.js';
 import { startTestRelay } from './helpers/relay.js';
@@ -31,6 +32,18 @@ describe('GET / and /web/*', () => {
     const html = await res.text();
     expect(html).toContain('<script type="module" src="/web/app.js"></script>');
     expect(html).not.toMatch(/https?:\/\//); // nothing from the internet
+  });
+
+  it('answers /web/info.json with the upstream the page talks to and its default model, uncached', async () => {
+    const res = await get('/web/info.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(await res.json()).toEqual({
+      upstream: 'simulated',
+      simulated: true,
+      default_model: testConfig().defaultModel,
+    });
   });
 
   it('serves every script and the stylesheet with their content types', async () => {

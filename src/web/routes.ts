@@ -86,12 +86,14 @@ export function registerWebRoutes<E extends Env>(
   };
 
   app.get('/', async (c) => (await serve('index.html')) ?? notFound(c));
-  // Before /web/:name, which only serves files.
-  app.get('/web/info.json', (c) => {
+  // info.json is answered in the files' route rather than a route of its own: hono's fast router
+  // (app.ts) cannot hold a fixed path beside a parameter in the same place.
+  app.get('/web/:name', async (c) => {
+    const name = c.req.param('name');
+    if (name !== 'info.json') return (await serve(name)) ?? notFound(c);
     const info = options.info;
     if (info === undefined) return notFound(c);
     c.header('cache-control', 'no-cache');
     return c.json({ upstream: info.upstream, simulated: info.simulated, default_model: info.defaultModel });
   });
-  app.get('/web/:name', async (c) => (await serve(c.req.param('name'))) ?? notFound(c));
 }
