@@ -4,8 +4,8 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "2b9a696",
-  "date": "2026-12-05T14:53:53.804Z",
+  "revision": "94a3ac0",
+  "date": "2026-12-06T00:53:46.690Z",
   "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 58.5,
-      "ttft_max_ms": 1982,
+      "ttft_p50_ms": 93.8,
+      "ttft_max_ms": 2012.8,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 35.5,
-      "ttft_max_ms": 1988.4,
+      "ttft_p50_ms": 53.6,
+      "ttft_max_ms": 1996.4,
       "waited": 1,
       "complete": 7
     },
@@ -36,8 +36,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 42.8,
-      "ttft_max_ms": 45.8,
+      "ttft_p50_ms": 58.8,
+      "ttft_max_ms": 63.3,
       "waited": 0,
       "complete": 7
     },
@@ -47,8 +47,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2069.8,
-      "ttft_max_ms": 2172.8,
+      "ttft_p50_ms": 2072.3,
+      "ttft_max_ms": 2151.3,
       "waited": 18,
       "complete": 24
     },
@@ -58,8 +58,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 2042.7,
-      "ttft_max_ms": 6001.4,
+      "ttft_p50_ms": 2053.2,
+      "ttft_max_ms": 5993.1,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 74.9,
-      "ttft_max_ms": 79.7,
+      "ttft_p50_ms": 87.4,
+      "ttft_max_ms": 127.6,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 67.5,
-      "ttft_max_ms": 73.6,
+      "ttft_p50_ms": 84,
+      "ttft_max_ms": 103.5,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 39.2,
-      "ttft_max_ms": 39.6,
+      "ttft_p50_ms": 71.9,
+      "ttft_max_ms": 72.3,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 60.1,
-      "ttft_max_ms": 102.8,
+      "ttft_p50_ms": 62.4,
+      "ttft_max_ms": 65,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 294.8,
-      "ttft_max_ms": 477.4,
+      "ttft_p50_ms": 298.7,
+      "ttft_max_ms": 441.6,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 116.4,
-      "ttft_max_ms": 117.3,
+      "ttft_p50_ms": 372.2,
+      "ttft_max_ms": 379.3,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 25.5,
-      "ttft_max_ms": 37.4,
+      "ttft_p50_ms": 141.3,
+      "ttft_max_ms": 188.2,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1007,
+      "recovery_ms": 1016,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 28.2,
+      "recovery_ms": 27.9,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 29.7,
+      "recovery_ms": 28.1,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -169,7 +169,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "page",
-      "recovery_ms": 24.8,
+      "recovery_ms": 29.3,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 26.7,
+      "recovery_ms": 28.6,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 28.9,
+      "recovery_ms": 31,
       "complete": true,
       "lost": 0,
       "duplicated": 0
