@@ -101,6 +101,18 @@ async function nodeText(response: Response): Promise<string> {
   return text;
 }
 
+/** The whole body as the adapter reads it (body-reader.ts), released as after `message_stop`. */
+async function readAll(response: Response): Promise<string> {
+  const reader = readBody(response);
+  let text = '';
+  await reader.read((chunk) => {
+    text += Buffer.from(chunk).toString();
+    return true;
+  });
+  reader.release(true);
+  return text;
+}
+
 describe('node-fetch', () => {
   it('sends the method, path and query, the JSON body with its length, and the headers without accept-encoding', async () => {
     seen = [];
@@ -280,14 +292,8 @@ describe('node-fetch', () => {
       const response = await client.messages
         .create({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] })
         .asResponse();
-      const reader = readBody(response);
-      expect(reader.headers.get('request-id')).toBe('req_abc');
-      let text = '';
-      await reader.read((chunk) => {
-        text += Buffer.from(chunk).toString();
-        return true;
-      });
-      reader.release(true);
+      expect(response.headers.get('request-id')).toBe('req_abc');
+      const text = await readAll(response);
       expect(text).toContain('answer to POST /v1/messages');
       expect(text).toContain('"stream":true');
     });
@@ -310,14 +316,7 @@ describe('node-fetch', () => {
       const response = await client.messages.create(params, { fetchOptions: NODE_BODY_ONLY }).asResponse();
       // The SDK read `body` (to arm its backstop) and found none to build.
       expect(response.body).toBeNull();
-      const reader = readBody(response);
-      let text = '';
-      await reader.read((chunk) => {
-        text += Buffer.from(chunk).toString();
-        return true;
-      });
-      reader.release(true);
-      expect(text).toContain('answer to POST /v1/messages');
+      expect(await readAll(response)).toContain('answer to POST /v1/messages');
 
       const limitedClient = new Anthropic({
         apiKey: 'sk-test',
