@@ -62,8 +62,8 @@ export type { RelayApp } from './transports/relay-env.js';
 
 export function createApp(deps: AppDeps): RelayApp {
   // hono's default router tries its RegExpRouter and quietly falls back to a trie when a route
-  // does not fit it; the trie costs each request ~9 µs and ~1.7 KB more (measured per stream
-  // start). Named here, a route that does not fit fails the start (below), not the speed.
+  // does not fit it; the trie's match cost 0.74 µs against 0.07 warm, and ~1.7 KB per request.
+  // Named here, a route that does not fit fails the start (below), not the speed.
   const app: RelayApp = new Hono<RelayEnv>({ router: new RegExpRouter() });
   // Error shapes first, so even an authentication refusal is answered in the route's own shape.
   registerAnthropicErrorShape(app);
