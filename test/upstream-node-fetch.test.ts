@@ -101,8 +101,11 @@ async function nodeText(response: Response): Promise<string> {
   return text;
 }
 
-/** The whole body as the adapter reads it (body-reader.ts), released as after `message_stop`. */
-async function readAll(response: Response): Promise<string> {
+/**
+ * The whole body as the adapter reads it (body-reader.ts), released as after `message_stop`, with
+ * the headers the reader hands the adapter.
+ */
+async function readAll(response: Response): Promise<{ headers: Headers; text: string }> {
   const reader = readBody(response);
   let text = '';
   await reader.read((chunk) => {
@@ -110,7 +113,7 @@ async function readAll(response: Response): Promise<string> {
     return true;
   });
   reader.release(true);
-  return text;
+  return { headers: reader.headers, text };
 }
 
 describe('node-fetch', () => {
@@ -292,8 +295,8 @@ describe('node-fetch', () => {
       const response = await client.messages
         .create({ model: 'm', max_tokens: 5, stream: true, messages: [{ role: 'user', content: 'hi' }] })
         .asResponse();
-      expect(response.headers.get('request-id')).toBe('req_abc');
-      const text = await readAll(response);
+      const { headers, text } = await readAll(response);
+      expect(headers.get('request-id')).toBe('req_abc');
       expect(text).toContain('answer to POST /v1/messages');
       expect(text).toContain('"stream":true');
     });
@@ -316,7 +319,7 @@ describe('node-fetch', () => {
       const response = await client.messages.create(params, { fetchOptions: NODE_BODY_ONLY }).asResponse();
       // The SDK read `body` (to arm its backstop) and found none to build.
       expect(response.body).toBeNull();
-      expect(await readAll(response)).toContain('answer to POST /v1/messages');
+      expect((await readAll(response)).text).toContain('answer to POST /v1/messages');
 
       const limitedClient = new Anthropic({
         apiKey: 'sk-test',
