@@ -49,7 +49,13 @@ export interface Sizes {
      */
     readonly spreadMs: (c: number) => number;
   };
-  readonly throughput: { readonly streams: number; readonly pace: Pace };
+  /**
+   * Bulk at C = 20. `repsPerRep`: repetitions per `--reps`. A repetition is ~0.6 s of work, and on a
+   * shared two-core machine one repetition's relay ÷ pipe ratio ranged 0.76–1.70× for the same
+   * build (ten repetitions, Node 20): three of them cannot tell 1.2× from 1.0×, so this cheap
+   * scenario takes three times the samples (a full run: 9 per target, ~40 s).
+   */
+  readonly throughput: { readonly streams: number; readonly pace: Pace; readonly repsPerRep: number };
   readonly burst: { readonly streams: number; readonly bursts: number; readonly pace: Pace };
   readonly cancel: { readonly streams: number; readonly pace: Pace; readonly afterTokens: number };
   readonly resume: {
@@ -76,7 +82,7 @@ const FULL: Sizes = {
     rounds: (c) => (c === 1 ? 3 : 1),
     spreadMs: (c) => Math.min(c * 10, 2000),
   },
-  throughput: { streams: 20, pace: { tokens: 2000, ttftMs: 0, tps: 0 } },
+  throughput: { streams: 20, pace: { tokens: 2000, ttftMs: 0, tps: 0 }, repsPerRep: 3 },
   burst: { streams: 100, bursts: 3, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
   cancel: { streams: 50, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
   resume: { streams: 20, pace: { tokens: 100, ttftMs: 50, tps: 60 }, afterTokens: 30, pauseMs: 200 },
@@ -106,7 +112,7 @@ const QUICK: Sizes = {
     rounds: (c) => (c === 1 ? 2 : 1),
     spreadMs: (c) => Math.min(c * 10, 2000),
   },
-  throughput: { streams: 20, pace: { tokens: 1000, ttftMs: 0, tps: 0 } },
+  throughput: { streams: 20, pace: { tokens: 1000, ttftMs: 0, tps: 0 }, repsPerRep: 3 },
   burst: { streams: 100, bursts: 2, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
   cancel: { streams: 20, pace: { tokens: 200, ttftMs: 50, tps: 60 }, afterTokens: 10 },
   resume: { streams: 10, pace: { tokens: 60, ttftMs: 50, tps: 60 }, afterTokens: 20, pauseMs: 200 },
@@ -116,7 +122,7 @@ const QUICK: Sizes = {
   idle: { connections: 1000 },
   scenarioTimeoutMs: {
     latency: 120_000,
-    throughput: 60_000,
+    throughput: 120_000,
     burst: 60_000,
     cancel: 60_000,
     resume: 60_000,
@@ -137,7 +143,7 @@ const SMOKE: Sizes = {
     rounds: () => 1,
     spreadMs: () => 0,
   },
-  throughput: { streams: 2, pace: { tokens: 200, ttftMs: 0, tps: 0 } },
+  throughput: { streams: 2, pace: { tokens: 200, ttftMs: 0, tps: 0 }, repsPerRep: 1 },
   burst: { streams: 5, bursts: 1, pace: { tokens: 1, ttftMs: 0, tps: 0 } },
   cancel: { streams: 2, pace: { tokens: 100, ttftMs: 10, tps: 100 }, afterTokens: 5 },
   resume: { streams: 2, pace: { tokens: 40, ttftMs: 10, tps: 100 }, afterTokens: 10, pauseMs: 50 },

@@ -46,7 +46,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     `- Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB, ${r.machine.os}, Node ${r.machine.node}`,
     `- When: ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s; raw numbers: \`${basename(jsonPath)}\``,
     `- Background load (CPU of processes other than the bench's, during measurements): median ${num(r.background.medianCores)} cores, max ${num(r.background.maxCores)} of ${r.machine.cores}${(r.background.maxCores ?? 0) > 0.25 ? ' — the machine was not quiet; treat latency tails with care' : ''}`,
-    `- Method: simulator, relay, pipe and load client are separate processes on this machine; every target runs in the same run in rotated order, ${r.reps} repetition(s), medians reported. Latency = client receipt (hrtime) − upstream emission stamped in each token (same monotonic clock); "added" = target − direct in the same repetition. CPU = utime+stime from /proc of the process behind the target (clock tick ${r.machine.clockTicks}/s). Each stream opens its own connection (SSE response or WebSocket).`,
+    `- Method: simulator, relay, pipe and load client are separate processes on this machine; every target runs in the same run in rotated order, ${r.reps} repetition(s)${repsNote(r)}, medians reported. Latency = client receipt (hrtime) − upstream emission stamped in each token (same monotonic clock); "added" = target − direct in the same repetition. CPU = utime+stime from /proc of the process behind the target (clock tick ${r.machine.clockTicks}/s). Each stream opens its own connection (SSE response or WebSocket).`,
     `- Targets: \`direct\` = the client reads the simulator itself (the floor); \`pipe\` = bench/pipe.ts, a minimal byte-forwarding Node relay (the physical-limit reference), with Node's default flags; the relay runs with the flags it ships with (${relayFlags(r)}); \`sse\` = \`POST /v1/streams\`; \`ws\` = \`/v1/ws\`, one socket per stream; \`ws-mux\` = \`/v1/ws\`, every stream of a job on one socket (scenario 7 only)${r.targets
       .filter((t) => t.includes('='))
       .map((t) => `; \`${t.split('=')[0]}\` = ${t.slice(t.indexOf('=') + 1)}`)
@@ -61,7 +61,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
 
   out.push('## Targets (issues 6 and 18)', '');
   out.push(
-    `Measured = the median of ${r.reps} repetition(s); the "(18)" rows give the spread beside it: min–max of the figure in each repetition (a ratio taken within each repetition). The verdict is on the median.`,
+    `Measured = the median of ${r.reps} repetition(s)${repsNote(r)}; the "(18)" rows give the spread beside it: min–max of the figure in each repetition (a ratio taken within each repetition). The verdict is on the median.`,
     '',
   );
   out.push(
@@ -128,7 +128,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
   }
   if (throughput) {
     out.push(
-      `## 2. Throughput (${throughput.streams} concurrent streams × ${paceText(throughput.pace)})`,
+      `## 2. Throughput (${throughput.streams} concurrent streams × ${paceText(throughput.pace)}${throughput.reps === undefined ? '' : `, ${throughput.reps} repetition(s)`})`,
       '',
       table(
         ['target', R('tokens/s'), R('target CPU ms/1k tok'), R('simulator CPU ms/1k'), R('client CPU ms/1k')],
@@ -358,4 +358,12 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
 function relayFlags(r: BenchResult): string {
   const flags = r.relayNodeFlags ?? [];
   return flags.length === 0 ? 'none' : flags.map((f) => `\`${f}\``).join(' ');
+}
+
+/** Where bulk at C = 20 took more repetitions than the rest (options.ts: `repsPerRep`). */
+function repsNote(r: BenchResult): string {
+  const reps = r.scenarios.throughput?.reps;
+  return reps === undefined || reps === r.reps
+    ? ''
+    : ` (bulk at C = ${r.scenarios.throughput?.streams}: ${reps})`;
 }

@@ -51,7 +51,7 @@ async function prepare(h: Harness, scenario: ScenarioName): Promise<Target[]> {
   return targets;
 }
 
-const reps = (h: Harness): number[] => Array.from({ length: h.opts.reps }, (_, i) => i);
+const reps = (h: Harness, perRep = 1): number[] => Array.from({ length: h.opts.reps * perRep }, (_, i) => i);
 
 // ---------------------------------------------------------------- 1. latency
 
@@ -205,6 +205,8 @@ export interface ThroughputRow {
 export interface ThroughputData {
   readonly streams: number;
   readonly pace: Pace;
+  /** Repetitions per target (the run's `--reps`, times the scenario's `repsPerRep`); absent in older files. */
+  readonly reps?: number;
   readonly runs: ThroughputRun[];
   readonly rows: ThroughputRow[];
 }
@@ -225,11 +227,12 @@ export function bulk100(h: Harness): Promise<ThroughputData> {
 async function bulk(
   h: Harness,
   scenario: 'throughput' | 'bulk100',
-  s: { readonly streams: number; readonly pace: Pace },
+  s: { readonly streams: number; readonly pace: Pace; readonly repsPerRep?: number },
 ): Promise<ThroughputData> {
   const targets = await prepare(h, scenario);
   const runs: ThroughputRun[] = [];
-  for (const rep of reps(h)) {
+  const repList = reps(h, s.repsPerRep);
+  for (const rep of repList) {
     for (const target of rotate(targets, rep)) {
       h.log(`${scenario} ${target.name} rep ${rep + 1}`);
       const m = await h.job(scenario, `${s.streams}x${s.pace.tokens}`, rep, target, {
@@ -267,7 +270,7 @@ async function bulk(
       clientCpuPer1k: median(mine.map((r) => per1k(r.clientCpuMs, r.tokens))),
     };
   });
-  return { streams: s.streams, pace: s.pace, runs, rows };
+  return { streams: s.streams, pace: s.pace, reps: repList.length, runs, rows };
 }
 
 // ---------------------------------------------------------------- 3. start burst

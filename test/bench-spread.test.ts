@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluateGoals, spreadOf } from '../bench/goals.js';
+import { parseBenchArgs } from '../bench/options.js';
 import { renderMarkdown } from '../bench/report.js';
 import type { BenchResult } from '../bench/result.js';
 import { renderFromJson } from '../bench/run.js';
@@ -177,5 +178,41 @@ describe('the spread across repetitions', () => {
     // Same judgement as when it was recorded: the spread is added, nothing else moves.
     const again = evaluateGoals(recorded).map(({ spread: _, ...g }) => g);
     expect(again).toEqual(recorded.goals);
+  });
+
+  it('comes from three times the repetitions for bulk at C = 20, and the summary says so', () => {
+    for (const argv of [[], ['--quick'], ['--reps', '2']]) {
+      const opts = parseBenchArgs(argv, {});
+      if (opts === 'help') throw new Error('help');
+      expect(opts.sizes.throughput.repsPerRep).toBe(3);
+      expect(opts.sizes.bulk100).not.toHaveProperty('repsPerRep');
+    }
+    const smoke = parseBenchArgs(['--smoke'], {});
+    if (smoke === 'help') throw new Error('help');
+    expect(smoke.sizes.throughput.repsPerRep).toBe(1);
+
+    const r = result();
+    const nine = [0, 1, 2, 3, 4, 5, 6, 7, 8].flatMap((rep) => [
+      bulkRun('pipe', rep, 10),
+      bulkRun('sse', rep, 10 + rep),
+    ]);
+    r.scenarios.throughput = { ...r.scenarios.throughput!, reps: 9, runs: nine };
+    r.goals = evaluateGoals(r);
+    expect(find(r.goals, '(18) relay CPU per 1000 tokens, bulk', 'sse').spread).toBe(
+      '1.00–1.80× over 9 reps',
+    );
+    const md = renderMarkdown(r, '/tmp/x.json');
+    expect(md).toContain('3 repetition(s) (bulk at C = 20: 9), medians reported');
+    expect(md).toContain('Measured = the median of 3 repetition(s) (bulk at C = 20: 9);');
+    expect(md).toContain('## 2. Throughput (20 concurrent streams × 1000 tokens');
+    expect(md).toMatch(/## 2\. Throughput \([^)]*, 9 repetition\(s\)\)/);
+  });
+
+  it("names no separate count when bulk took the run's own repetitions", () => {
+    const r = result();
+    r.scenarios.throughput = { ...r.scenarios.throughput!, reps: 3 };
+    const md = renderMarkdown(r, '/tmp/x.json');
+    expect(md).not.toContain('bulk at C =');
+    expect(md).toContain('3 repetition(s), medians reported');
   });
 });
