@@ -5,6 +5,7 @@
  */
 import { type ErrorCode, RelayError } from './errors.js';
 import { isContent, isTerminal, type RelayEvent, type RelayEventBody } from './events.js';
+import { TokenEvent } from './token-event.js';
 
 export interface LogEntry {
   readonly seq: number;
@@ -127,7 +128,7 @@ export class StreamLog {
     const event = body as RelayEvent;
     const seq = ++this.last;
     event.seq = seq;
-    const json = JSON.stringify(event);
+    const json = (body instanceof TokenEvent ? body.json(seq) : undefined) ?? JSON.stringify(event);
     // Node 20's JSON.stringify returns a rope of its growing buffer's parts (32, 64, … chars): a
     // held event was five heap objects. Reading a character flattens it in place (one object after
     // the next GC); the check keeps the read from being optimised away, and cost ~60 ns where a

@@ -7,9 +7,9 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import type { BlockEvent, DeltaEvent, RawBlock, ToolKind, ToolUseEvent } from '../core/events.js';
+import { textEvent, thinkingEvent } from '../core/token-event.js';
 import type { UpstreamDone, UpstreamEvent, UsageUpdate } from '../core/upstream.js';
 import { type RawUsage, usageCounts } from '../core/usage.js';
-import { textEvent, thinkingEvent } from './text-event.js';
 
 /** What the mapper remembers across events of one attempt. */
 export interface MapperState {

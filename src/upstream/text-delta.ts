@@ -13,7 +13,7 @@
  * which decides exactly as before.
  */
 import type { TextEvent } from '../core/events.js';
-import { textEvent } from './text-event.js';
+import { textEvent } from '../core/token-event.js';
 
 const HEAD = Buffer.from('event: content_block_delta\ndata: {"type":"content_block_delta","index":');
 const MIDDLE = Buffer.from(',"delta":{"type":"text_delta","text":"');
