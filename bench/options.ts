@@ -51,8 +51,8 @@ export interface Sizes {
   };
   /**
    * Bulk at C = 20. `repsPerRep`: repetitions per `--reps`. A repetition is ~0.6 s of work, and on a
-   * shared two-core machine one repetition's relay ÷ pipe ratio ranged 0.76–1.70× for the same
-   * build (ten repetitions, Node 20): three of them cannot tell 1.2× from 1.0×, so this cheap
+   * shared two-core machine one repetition's relay ÷ pipe ratio ranged 0.76–1.34× (Node 24) and
+   * 0.89–1.70× (Node 20) over ten of one build: three cannot tell 1.2× from 1.0×, so this cheap
    * scenario takes three times the samples (a full run: 9 per target, ~40 s).
    */
   readonly throughput: { readonly streams: number; readonly pace: Pace; readonly repsPerRep: number };
