@@ -36,7 +36,11 @@ export class TokenEvent {
   json(seq: number): string | undefined {
     const text = this.text;
     if (ESCAPED.test(text) || !Number.isInteger(this.index)) return undefined;
-    return `{"type":"${this.type}","text":"${text}","index":${this.index},"seq":${seq}}`;
+    // Constant pieces where they can be: each `+` of a long string is a rope node until the log
+    // flattens it, and most tokens are in a response's first block (index 0).
+    const head = this.type === 'text' ? TEXT_HEAD : THINKING_HEAD;
+    const middle = this.index === 0 ? INDEX_0_SEQ : `","index":${this.index},"seq":`;
+    return `${head}${text}${middle}${seq}}`;
   }
 }
 
@@ -46,6 +50,9 @@ export class TokenEvent {
  * take the slow path).
  */
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+const TEXT_HEAD = '{"type":"text","text":"';
+const THINKING_HEAD = '{"type":"thinking","text":"';
+const INDEX_0_SEQ = '","index":0,"seq":';
 
 export function textEvent(text: string, index: number): TextEvent {
   return new TokenEvent('text', text, index) as TextEvent;
