@@ -129,10 +129,11 @@ export class StreamLog {
     const seq = ++this.last;
     event.seq = seq;
     const json = (body instanceof TokenEvent ? body.json(seq) : undefined) ?? JSON.stringify(event);
-    // Node 20's JSON.stringify returns a rope of its growing buffer's parts (32, 64, … chars), and a
-    // token event's pieces are one on every runtime: a held event was five heap objects. Reading a
-    // character flattens it in place (one object after the next GC); the check keeps the read from
-    // being optimised away, and cost ~60 ns where a regular-expression test cost ~170.
+    // Both are ropes until flattened: Node 20's JSON.stringify joins its growing buffer's parts (32,
+    // 64, … chars), and a token event's JSON is a concatenation on every runtime; a held rope was up
+    // to five heap objects. Reading a character flattens it in place (one object after the next GC);
+    // the check keeps the read from being optimised away, and cost ~60 ns where a regular-expression
+    // test cost ~170.
     if (json.charCodeAt(0) !== OPEN_BRACE) throw new Error('an event did not serialise to a JSON object');
     this.jsons.push(json);
     this.types.push(event.type);
