@@ -4,8 +4,8 @@
  * @type {{ revision: string, date: string, command: string, many: any[], drop: any[] } | undefined}
  */
 export const FIGURES = {
-  "revision": "94a3ac0",
-  "date": "2026-12-06T00:53:46.690Z",
+  "revision": "903e314",
+  "date": "2026-12-06T09:00:56.937Z",
   "command": "npm run bench -- --record --targets direct,pipe,sse,ws,ws-mux,ws-batch",
   "many": [
     {
@@ -14,8 +14,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 93.8,
-      "ttft_max_ms": 2012.8,
+      "ttft_p50_ms": 55.6,
+      "ttft_max_ms": 2011.1,
       "waited": 1,
       "complete": 7
     },
@@ -25,8 +25,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
-      "ttft_p50_ms": 53.6,
-      "ttft_max_ms": 1996.4,
+      "ttft_p50_ms": 54.4,
+      "ttft_max_ms": 2014.3,
       "waited": 1,
       "complete": 7
     },
@@ -36,30 +36,30 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 58.8,
-      "ttft_max_ms": 63.3,
+      "ttft_p50_ms": 74,
+      "ttft_max_ms": 102.6,
       "waited": 0,
       "complete": 7
     },
     {
       "transport": "eventsource",
-      "n": 24,
-      "http": "h1",
-      "protocol": "http/1.1",
-      "timed_out": false,
-      "ttft_p50_ms": 2072.3,
-      "ttft_max_ms": 2151.3,
-      "waited": 18,
-      "complete": 24
-    },
-    {
-      "transport": "fetch-sse",
       "n": 24,
       "http": "h1",
       "protocol": "http/1.1",
       "timed_out": false,
       "ttft_p50_ms": 2053.2,
-      "ttft_max_ms": 5993.1,
+      "ttft_max_ms": 2107.7,
+      "waited": 18,
+      "complete": 24
+    },
+    {
+      "transport": "fetch-sse",
+      "n": 24,
+      "http": "h1",
+      "protocol": "http/1.1",
+      "timed_out": false,
+      "ttft_p50_ms": 2059.1,
+      "ttft_max_ms": 5999.5,
       "waited": 18,
       "complete": 24
     },
@@ -69,8 +69,8 @@ export const FIGURES = {
       "http": "h1",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 87.4,
-      "ttft_max_ms": 127.6,
+      "ttft_p50_ms": 94.5,
+      "ttft_max_ms": 113.9,
       "waited": 0,
       "complete": 24
     },
@@ -80,8 +80,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 84,
-      "ttft_max_ms": 103.5,
+      "ttft_p50_ms": 79.3,
+      "ttft_max_ms": 81.5,
       "waited": 0,
       "complete": 7
     },
@@ -91,8 +91,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 71.9,
-      "ttft_max_ms": 72.3,
+      "ttft_p50_ms": 187.4,
+      "ttft_max_ms": 197.4,
       "waited": 0,
       "complete": 7
     },
@@ -102,8 +102,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 62.4,
-      "ttft_max_ms": 65,
+      "ttft_p50_ms": 29.4,
+      "ttft_max_ms": 32.2,
       "waited": 0,
       "complete": 7
     },
@@ -113,8 +113,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 298.7,
-      "ttft_max_ms": 441.6,
+      "ttft_p50_ms": 169.6,
+      "ttft_max_ms": 299.6,
       "waited": 0,
       "complete": 24
     },
@@ -124,8 +124,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "h2",
       "timed_out": false,
-      "ttft_p50_ms": 372.2,
-      "ttft_max_ms": 379.3,
+      "ttft_p50_ms": 123.9,
+      "ttft_max_ms": 124.8,
       "waited": 0,
       "complete": 24
     },
@@ -135,8 +135,8 @@ export const FIGURES = {
       "http": "h2",
       "protocol": "websocket",
       "timed_out": false,
-      "ttft_p50_ms": 141.3,
-      "ttft_max_ms": 188.2,
+      "ttft_p50_ms": 77.7,
+      "ttft_max_ms": 102.2,
       "waited": 0,
       "complete": 24
     }
@@ -145,7 +145,7 @@ export const FIGURES = {
     {
       "transport": "eventsource",
       "how": "network",
-      "recovery_ms": 1016,
+      "recovery_ms": 1013,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -153,7 +153,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "network",
-      "recovery_ms": 27.9,
+      "recovery_ms": 30.3,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -161,7 +161,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "network",
-      "recovery_ms": 28.1,
+      "recovery_ms": 30.1,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -177,7 +177,7 @@ export const FIGURES = {
     {
       "transport": "fetch-sse",
       "how": "page",
-      "recovery_ms": 28.6,
+      "recovery_ms": 25.7,
       "complete": true,
       "lost": 0,
       "duplicated": 0
@@ -185,7 +185,7 @@ export const FIGURES = {
     {
       "transport": "ws",
       "how": "page",
-      "recovery_ms": 31,
+      "recovery_ms": 25,
       "complete": true,
       "lost": 0,
       "duplicated": 0
