@@ -147,13 +147,14 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
     out.push(
       `## 3. Start burst (${burst.streams} streams at once, ${burst.bursts} burst(s) per repetition, ${paceText(burst.pace)})`,
       '',
-      "TTFT from each request leaving the client; added = TTFT p50 − direct's in the same repetition; spread = slowest − fastest first token within a burst. CPU per stream = the target process over the bursts ÷ streams (each stream is a whole short request: start, one token, end).",
+      'TTFT from each request leaving the client; added = TTFT p50 − direct\'s in the same repetition; "added, request on its connection" = the same from the request on a connection already made (WebSocket: the `start` frame after the handshake; HTTP: its TCP connection made), so for WebSocket without the handshake\'s round trip; spread = slowest − fastest first token within a burst. CPU per stream = the target process over the bursts ÷ streams (each stream is a whole short request: start, one token, end).',
       '',
       table(
         [
           'target',
           R('TTFT p50'),
           R('added TTFT p50'),
+          R('added, request on its connection'),
           R('TTFT p99'),
           R('TTFT max'),
           R('spread'),
@@ -163,6 +164,7 @@ export function renderMarkdown(r: BenchResult, jsonPath: string, chartFile = 'la
           x.target,
           num(x.ttftP50),
           x.target === 'direct' ? '–' : num(x.addedTtftP50),
+          x.target === 'direct' ? '–' : num(x.addedTtftSentP50 ?? null),
           num(x.ttftP99),
           num(x.ttftMax),
           num(x.spreadMs),

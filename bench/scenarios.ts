@@ -280,6 +280,11 @@ export interface BurstRun {
   readonly rep: number;
   readonly streams: number;
   readonly ttft: Percentiles;
+  /**
+   * TTFT from the request on its connection (WebSocket: the `start` frame on the open socket; HTTP:
+   * its TCP connection made): the WebSocket handshake left out. Absent in results before it.
+   */
+  readonly ttftSent?: Percentiles;
   /** Median over the bursts of (slowest − fastest first token). */
   readonly spreadMs: number | null;
   readonly cpuMs: number | null;
@@ -291,6 +296,8 @@ export interface BurstRow {
   readonly ttftP50: number | null;
   /** TTFT p50 − `direct`'s in the same repetition, median over repetitions. */
   readonly addedTtftP50: number | null;
+  /** The same from the request on its connection (see BurstRun.ttftSent). Absent in results before it. */
+  readonly addedTtftSentP50?: number | null;
   readonly ttftP99: number | null;
   readonly ttftMax: number | null;
   readonly spreadMs: number | null;
@@ -331,11 +338,16 @@ export async function burst(h: Harness): Promise<BurstData> {
       const cpu = target.pid === undefined ? null : cpuMs(target.pid) - cpu0;
       const ttfts = measured.map((m) => decode(m.result.ttftUs));
       const all = merge(ttfts.map(encode), 4);
+      const sent = merge(
+        measured.map((m) => m.result.ttftSentUs),
+        4,
+      );
       runs.push({
         target: target.name,
         rep,
         streams: s.streams * s.bursts,
         ttft: percentiles(all),
+        ttftSent: percentiles(sent),
         spreadMs: median(
           ttfts.map((t) => (t.totalCount === 0 ? null : (t.maxValue - t.getValueAtPercentile(0)) / 1000)),
         ),
@@ -348,13 +360,15 @@ export async function burst(h: Harness): Promise<BurstData> {
   const rows = targets.map((t): BurstRow => {
     const mine = runs.filter((r) => r.target === t.name);
     const direct = (rep: number) => runs.find((r) => r.rep === rep && r.target === 'direct');
+    const added = (pick: (r: BurstRun) => number | null) =>
+      t.name === 'direct'
+        ? null
+        : median(mine.map((r) => diff(pick(r), direct(r.rep) ? pick(direct(r.rep)!) : null)));
     return {
       target: t.name,
       ttftP50: median(mine.map((r) => r.ttft.p50)),
-      addedTtftP50:
-        t.name === 'direct'
-          ? null
-          : median(mine.map((r) => diff(r.ttft.p50, direct(r.rep)?.ttft.p50 ?? null))),
+      addedTtftP50: added((r) => r.ttft.p50),
+      addedTtftSentP50: added((r) => r.ttftSent?.p50 ?? null),
       ttftP99: median(mine.map((r) => r.ttft.p99)),
       ttftMax: median(mine.map((r) => r.ttft.max)),
       spreadMs: median(mine.map((r) => r.spreadMs)),

@@ -148,6 +148,26 @@ describe('the spread across repetitions', () => {
     expect(g).toMatchObject({ measured: '40.00 ms', met: true });
   });
 
+  it("names the burst's added TTFT from the request on its connection beside the verdict's figure", () => {
+    const r = result();
+    const burst = r.scenarios.burst!;
+    r.scenarios.burst = { ...burst, rows: [{ ...burst.rows[0]!, addedTtftSentP50: 12.5 }] };
+    const g = find(evaluateGoals(r), '(18) added time to first token p50', 'sse');
+    // The verdict stays on the TTFT from the request leaving the client.
+    expect(g).toMatchObject({ measured: '40.00 ms (request on its connection: 12.50 ms)', met: true });
+    r.goals = evaluateGoals(r);
+    const md = renderMarkdown(r, '/tmp/x.json');
+    expect(md).toMatch(/\| target \|\s+TTFT p50 \|\s+added TTFT p50 \|\s+added, request on its connection \|/);
+    expect(md).toMatch(/\| sse \| 60\.00? \| 40\.00? \| 12\.50? \|/);
+  });
+
+  it('leaves that figure out for a recorded burst that did not measure it', () => {
+    const g = find(evaluateGoals(result()), '(18) added time to first token p50', 'sse');
+    expect(g.measured).toBe('40.00 ms');
+    const md = renderMarkdown(result(), '/tmp/x.json');
+    expect(md).toMatch(/\| sse \| 60\.00? \| 40\.00? \| – \|/);
+  });
+
   it('leaves the rows of issue 6 without one', () => {
     const g = find(evaluateGoals(result()), 'relay CPU per 1000 tokens, bulk', 'sse');
     expect(g.spread).toBeUndefined();
