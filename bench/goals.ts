@@ -368,8 +368,8 @@ export function evaluateGoals(r: BenchResult): Goal[] {
               ? null
               : x.ttft.p50 - floor;
         }),
-      // What the relay adds once the request is on its connection: for WebSocket, the handshake's
-      // round trip through a client busy with every other socket of the burst is left out.
+      // The same from the request on its connection: for WebSocket that leaves out the handshake
+      // phase (every socket's upgrade, the relay's and the client's), which the verdict counts.
       row?.addedTtftSentP50 === undefined
         ? ''
         : ` (request on its connection: ${f(row.addedTtftSentP50, ' ms')})`,
