@@ -157,7 +157,9 @@ describe('the spread across repetitions', () => {
     expect(g).toMatchObject({ measured: '40.00 ms (request on its connection: 12.50 ms)', met: true });
     r.goals = evaluateGoals(r);
     const md = renderMarkdown(r, '/tmp/x.json');
-    expect(md).toMatch(/\| target \|\s+TTFT p50 \|\s+added TTFT p50 \|\s+added, request on its connection \|/);
+    expect(md).toMatch(
+      /\| target \|\s+TTFT p50 \|\s+added TTFT p50 \|\s+added, request on its connection \|/,
+    );
     expect(md).toMatch(/\| sse \| 60\.00? \| 40\.00? \| 12\.50? \|/);
   });
 
