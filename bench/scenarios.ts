@@ -105,6 +105,20 @@ export interface LatencyData {
 
 const diff = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
 
+/** Median over a target's repetitions of (its figure − `direct`'s in the same repetition). */
+function addedOverDirect<R extends { readonly rep: number }>(
+  mine: readonly R[],
+  direct: (rep: number) => R | undefined,
+  pick: (r: R) => number | null,
+): number | null {
+  return median(
+    mine.map((r) => {
+      const floor = direct(r.rep);
+      return diff(pick(r), floor === undefined ? null : pick(floor));
+    }),
+  );
+}
+
 export async function latency(h: Harness): Promise<LatencyData> {
   const s = h.opts.sizes.latency;
   const targets = await prepare(h, 'latency');
@@ -154,8 +168,7 @@ export async function latency(h: Harness): Promise<LatencyData> {
     for (const target of targets) {
       const mine = runs.filter((r) => r.c === c && r.target === target.name);
       const direct = (rep: number) => runs.find((r) => r.c === c && r.rep === rep && r.target === 'direct');
-      const added = (pick: (r: LatencyRun) => number | null) =>
-        median(mine.map((r) => diff(pick(r), direct(r.rep) ? pick(direct(r.rep)!) : null)));
+      const added = (pick: (r: LatencyRun) => number | null) => addedOverDirect(mine, direct, pick);
       rows.push({
         c,
         target: target.name,
@@ -361,9 +374,7 @@ export async function burst(h: Harness): Promise<BurstData> {
     const mine = runs.filter((r) => r.target === t.name);
     const direct = (rep: number) => runs.find((r) => r.rep === rep && r.target === 'direct');
     const added = (pick: (r: BurstRun) => number | null) =>
-      t.name === 'direct'
-        ? null
-        : median(mine.map((r) => diff(pick(r), direct(r.rep) ? pick(direct(r.rep)!) : null)));
+      t.name === 'direct' ? null : addedOverDirect(mine, direct, pick);
     return {
       target: t.name,
       ttftP50: median(mine.map((r) => r.ttft.p50)),
